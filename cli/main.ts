@@ -1,0 +1,66 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { LocalStartError } from '../local/dynamodb.ts';
+import { startLocalHost } from '../local/host.ts';
+
+const portOption = (value: string): number => {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('a port is 0-65535.');
+  return port;
+};
+
+const program = new Command('berth').description(
+  'Berth: a self-hosted container control plane that speaks the ECS API.',
+);
+
+program
+  .command('up')
+  .description('run the control plane on this machine, with an embedded DynamoDB Local')
+  .option('--port <port>', 'HTTP port (env BERTH_PORT)', portOption, Number(process.env.BERTH_PORT ?? 9400))
+  .option('--host <address>', 'address to listen on', process.env.BERTH_HOST ?? '127.0.0.1')
+  .option(
+    '--data-dir <dir>',
+    'where data and keys are kept (env BERTH_DATA_DIR)',
+    process.env.BERTH_DATA_DIR ?? '.berth',
+  )
+  .option('--in-memory', 'keep nothing on disk (fresh keys and data each start)', false)
+  .option('--region <region>', 'the region in ARNs and signatures', process.env.BERTH_REGION ?? 'us-east-1')
+  .action(
+    async (options: { port: number; host: string; dataDir: string; inMemory: boolean; region: string }) => {
+      console.log(
+        options.inMemory ? 'Starting Berth (in memory)…' : `Starting Berth (data in ${options.dataDir})…`,
+      );
+      const host = await startLocalHost(options);
+      const { credentials, endpoint, region } = host;
+      console.log(`
+Berth is up at ${endpoint}${host.dataDir ? ` (data: ${host.dataDir})` : ''}
+
+Point the AWS CLI or an SDK at it:
+
+  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId}
+  export AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}
+  export AWS_REGION=${region} AWS_DEFAULT_REGION=${region}
+  aws ecs --endpoint-url ${endpoint} list-clusters
+
+Press Ctrl-C to stop; data is kept for the next start${host.dataDir ? '' : ' (not in memory mode)'}.`);
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        console.log('\nStopping Berth…');
+        await host.stop();
+        process.exit(0);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+  );
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof LocalStartError || error instanceof Error) {
+    console.error(`berth: ${error.message}`);
+  } else {
+    console.error('berth:', error);
+  }
+  process.exit(1);
+});

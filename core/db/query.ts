@@ -1,0 +1,130 @@
+import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { invalidParameter } from '../errors.ts';
+import type { Db } from './client.ts';
+import { type IndexName, tableDefinition } from './table.ts';
+
+export type Item = Record<string, unknown>;
+
+export type PageRequest = {
+  index?: IndexName;
+  partition: string;
+  skPrefix?: string;
+  /** A FilterExpression over non-key attributes, with its names and values. */
+  filter?: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> };
+  limit: number;
+  nextToken?: string;
+  descending?: boolean;
+  consistent?: boolean;
+};
+
+export type Page = { items: Item[]; nextToken?: string };
+
+const keyNamesOf = (index?: IndexName): { pk: string; sk: string } =>
+  index
+    ? {
+        pk: tableDefinition.globalIndexes[index].partitionKey,
+        sk: tableDefinition.globalIndexes[index].sortKey,
+      }
+    : { pk: tableDefinition.partitionKey, sk: tableDefinition.sortKey };
+
+/** The attributes DynamoDB needs to resume after `item` on this index. */
+const startKeyOf = (item: Item, index?: IndexName): Item => {
+  const names = new Set<string>([tableDefinition.partitionKey, tableDefinition.sortKey]);
+  if (index) {
+    names.add(tableDefinition.globalIndexes[index].partitionKey);
+    names.add(tableDefinition.globalIndexes[index].sortKey);
+  }
+  return Object.fromEntries([...names].map((name) => [name, item[name]]));
+};
+
+export const encodeToken = (key: Item): string => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+/**
+ * Decodes a nextToken and checks it resumes the same partition, so a forged token cannot read
+ * another partition through this query.
+ */
+export const decodeToken = (token: string, partitionAttribute: string, partition: string): Item => {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidParameter('Invalid nextToken.');
+  }
+  if (
+    typeof key !== 'object' ||
+    key === null ||
+    (key as Item)[partitionAttribute] !== partition ||
+    !Object.values(key).every((value) => typeof value === 'string')
+  ) {
+    throw invalidParameter('Invalid nextToken.');
+  }
+  return key as Item;
+};
+
+/**
+ * One page of a Query, filled up to `limit` matching items even when a filter drops some (ECS
+ * pages never come back short unless they are the last).
+ */
+export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => {
+  const keyNames = keyNamesOf(request.index);
+  let startKey = request.nextToken
+    ? decodeToken(request.nextToken, keyNames.pk, request.partition)
+    : undefined;
+  const items: Item[] = [];
+  for (;;) {
+    const input: QueryCommandInput = {
+      TableName: db.table,
+      IndexName: request.index,
+      KeyConditionExpression: request.skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+      ExpressionAttributeNames: {
+        '#pk': keyNames.pk,
+        ...(request.skPrefix ? { '#sk': keyNames.sk } : {}),
+        ...request.filter?.names,
+      },
+      ExpressionAttributeValues: {
+        ':pk': request.partition,
+        ...(request.skPrefix ? { ':prefix': request.skPrefix } : {}),
+        ...request.filter?.values,
+      },
+      FilterExpression: request.filter?.expression,
+      ExclusiveStartKey: startKey,
+      ScanIndexForward: !request.descending,
+      ConsistentRead: request.index ? undefined : request.consistent,
+      Limit: request.filter ? Math.max(request.limit * 2, 25) : request.limit - items.length + 1,
+    };
+    const output = await db.doc.send(new QueryCommand(input));
+    for (const item of output.Items ?? []) {
+      if (items.length === request.limit) {
+        // One more item exists past the page: resume after the last one returned.
+        return { items, nextToken: encodeToken(startKeyOf(items[items.length - 1] as Item, request.index)) };
+      }
+      items.push(item);
+    }
+    if (!output.LastEvaluatedKey) return { items };
+    startKey = output.LastEvaluatedKey;
+  }
+};
+
+/** Every item of a partition (for small, bounded sets such as an instance's attributes). */
+export const queryAll = async (
+  db: Db,
+  request: Omit<PageRequest, 'limit' | 'nextToken'>,
+): Promise<Item[]> => {
+  const all: Item[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await queryPage(db, { ...request, limit: 1000, nextToken });
+    all.push(...page.items);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return all;
+};
+
+/** ECS's maxResults: 1–100, default 100. */
+export const pageLimit = (maxResults: number | undefined, max = 100): number => {
+  if (maxResults === undefined) return max;
+  if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > max) {
+    throw invalidParameter(`maxResults must be between 1 and ${max}.`);
+  }
+  return maxResults;
+};

@@ -1,0 +1,56 @@
+import type { Action } from './action.ts';
+import { createActivation, deleteActivationAction, describeActivations } from './activations.ts';
+import { deleteAttributes, listAttributes, putAttributes } from './attributes.ts';
+import {
+  createCluster,
+  deleteCluster,
+  describeClusters,
+  listClustersAction,
+  updateCluster,
+  updateClusterSettings,
+} from './clusters.ts';
+import {
+  deregisterContainerInstanceAction,
+  describeContainerInstances,
+  listContainerInstances,
+  updateContainerInstancesState,
+} from './container-instances.ts';
+import { listTagsForResource, tagResource, untagResource } from './tags.ts';
+import {
+  deregisterTaskDefinition,
+  describeTaskDefinitionAction,
+  listTaskDefinitionFamilies,
+  listTaskDefinitions,
+  registerTaskDefinition,
+} from './task-definitions.ts';
+
+export const ecsTargetPrefix = 'AmazonEC2ContainerServiceV20141113';
+export const ssmTargetPrefix = 'AmazonSSM';
+
+/** Every operation the operator endpoint serves, by `X-Amz-Target`. */
+export const actions: Record<string, Action> = {
+  [`${ecsTargetPrefix}.CreateCluster`]: createCluster,
+  [`${ecsTargetPrefix}.DescribeClusters`]: describeClusters,
+  [`${ecsTargetPrefix}.ListClusters`]: listClustersAction,
+  [`${ecsTargetPrefix}.DeleteCluster`]: deleteCluster,
+  [`${ecsTargetPrefix}.UpdateCluster`]: updateCluster,
+  [`${ecsTargetPrefix}.UpdateClusterSettings`]: updateClusterSettings,
+  [`${ecsTargetPrefix}.RegisterTaskDefinition`]: registerTaskDefinition,
+  [`${ecsTargetPrefix}.DescribeTaskDefinition`]: describeTaskDefinitionAction,
+  [`${ecsTargetPrefix}.ListTaskDefinitions`]: listTaskDefinitions,
+  [`${ecsTargetPrefix}.ListTaskDefinitionFamilies`]: listTaskDefinitionFamilies,
+  [`${ecsTargetPrefix}.DeregisterTaskDefinition`]: deregisterTaskDefinition,
+  [`${ecsTargetPrefix}.ListContainerInstances`]: listContainerInstances,
+  [`${ecsTargetPrefix}.DescribeContainerInstances`]: describeContainerInstances,
+  [`${ecsTargetPrefix}.UpdateContainerInstancesState`]: updateContainerInstancesState,
+  [`${ecsTargetPrefix}.DeregisterContainerInstance`]: deregisterContainerInstanceAction,
+  [`${ecsTargetPrefix}.PutAttributes`]: putAttributes,
+  [`${ecsTargetPrefix}.ListAttributes`]: listAttributes,
+  [`${ecsTargetPrefix}.DeleteAttributes`]: deleteAttributes,
+  [`${ecsTargetPrefix}.TagResource`]: tagResource,
+  [`${ecsTargetPrefix}.UntagResource`]: untagResource,
+  [`${ecsTargetPrefix}.ListTagsForResource`]: listTagsForResource,
+  [`${ssmTargetPrefix}.CreateActivation`]: createActivation,
+  [`${ssmTargetPrefix}.DescribeActivations`]: describeActivations,
+  [`${ssmTargetPrefix}.DeleteActivation`]: deleteActivationAction,
+};

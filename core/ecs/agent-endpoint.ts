@@ -1,0 +1,69 @@
+import type { BerthConfig } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { BerthError, isBerthError } from '../errors.ts';
+import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
+import { agentApiPrefix, RegisterRequest } from '../protocol/agent.ts';
+import { parseInput } from './action.ts';
+import { createContext } from './context.ts';
+import { registerInstance } from './register-instance.ts';
+import { maxRequestBytes } from './serve.ts';
+
+export type AgentDeps = {
+  db: Db;
+  config: BerthConfig;
+  now?: () => Date;
+  onError?: (error: unknown, context: { route: string }) => void;
+};
+
+/** The agent API answers errors with its own JSON and plain HTTP statuses. */
+const statusOf = (error: BerthError): number => {
+  if (error.code === 'AccessDeniedException') return 403;
+  switch (error.kind) {
+    case 'input':
+      return 400;
+    case 'auth':
+      return 401;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'unavailable':
+      return 503;
+    case 'internal':
+      return 500;
+  }
+};
+
+const parseJson = (body: string): unknown => {
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new BerthError('InvalidRequest', 'input', 'The request body is not valid JSON.');
+  }
+};
+
+/** `/agent/v1/…`: registration (and, with the scheduler, sync and the doorbell). */
+export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest): Promise<HttpResponse> => {
+  const route = `${request.method} ${request.path}`;
+  try {
+    if (Buffer.byteLength(request.body) > maxRequestBytes) {
+      throw new BerthError(
+        'InvalidRequest',
+        'input',
+        `The request body is larger than ${maxRequestBytes} bytes.`,
+      );
+    }
+    const context = createContext(deps.db, deps.config, { accessKeyId: 'agent' }, deps.now);
+    if (route === `POST ${agentApiPrefix}/register`) {
+      const input = parseInput(RegisterRequest, parseJson(request.body));
+      return jsonResponse(200, await registerInstance(context, input));
+    }
+    throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
+  } catch (error) {
+    if (isBerthError(error) && error.kind !== 'internal') {
+      return jsonResponse(statusOf(error), { code: error.code, message: error.message });
+    }
+    deps.onError?.(error, { route });
+    return jsonResponse(500, { code: 'InternalError', message: 'An internal error occurred.' });
+  }
+};

@@ -1,0 +1,20 @@
+import type { BerthConfig } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { arns } from '../model/arn.ts';
+
+/** What every ECS/SSM action runs with. The clock is passed in so tests can move it. */
+export type ActionContext = {
+  db: Db;
+  config: BerthConfig;
+  arns: ReturnType<typeof arns>;
+  now: () => Date;
+  /** The access key that signed the request (`registeredBy`-style fields name it). */
+  caller: { accessKeyId: string };
+};
+
+export const createContext = (
+  db: Db,
+  config: BerthConfig,
+  caller: { accessKeyId: string },
+  now: () => Date = () => new Date(),
+): ActionContext => ({ db, config, arns: arns(config), now, caller });

@@ -1,0 +1,28 @@
+/** A transport-neutral HTTP request and response: Lambda and the local host both adapt to these. */
+export type HttpRequest = {
+  method: string;
+  path: string;
+  /** Raw query string, without '?'. */
+  query: string;
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+  body: string;
+  /** Where the request came from, for rate limits and logs. */
+  sourceIp?: string;
+};
+
+export type HttpResponse = {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+};
+
+export const jsonResponse = (
+  statusCode: number,
+  body: unknown,
+  contentType = 'application/json',
+): HttpResponse => ({
+  statusCode,
+  headers: { 'content-type': contentType },
+  body: JSON.stringify(body),
+});

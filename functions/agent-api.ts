@@ -1,0 +1,22 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
+import { depsFromEnv, type HandlerDeps } from './deps.ts';
+import { requestOf, resultOf } from './http.ts';
+
+/** The agent endpoint (`/agent/v1/…`). */
+export const createAgentApiHandler =
+  (deps: HandlerDeps) =>
+  async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
+    resultOf(
+      await handleAgentRequest(
+        {
+          ...deps,
+          onError: (error, context) =>
+            deps.logger.error('agent request failed', { error: error as Error, ...context }),
+        },
+        requestOf(event),
+      ),
+    );
+
+export const handler = middy(createAgentApiHandler(depsFromEnv()));

@@ -1,0 +1,22 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handleOperatorRequest } from '../core/ecs/serve.ts';
+import { depsFromEnv, type HandlerDeps } from './deps.ts';
+import { requestOf, resultOf } from './http.ts';
+
+/** The ECS/SSM operator endpoint (`POST /`). */
+export const createEcsApiHandler =
+  (deps: HandlerDeps) =>
+  async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
+    resultOf(
+      await handleOperatorRequest(
+        {
+          ...deps,
+          onError: (error, context) =>
+            deps.logger.error('operator request failed', { error: error as Error, ...context }),
+        },
+        requestOf(event),
+      ),
+    );
+
+export const handler = middy(createEcsApiHandler(depsFromEnv()));
