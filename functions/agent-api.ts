@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
-import { depsFromEnv, type HandlerDeps } from './deps.ts';
+import { depsFromEnv, type HandlerDeps, lazily } from './deps.ts';
 import { requestOf, resultOf } from './http.ts';
 
 /** The agent endpoint (`/agent/v1/…`). */
@@ -19,4 +19,5 @@ export const createAgentApiHandler =
       ),
     );
 
-export const handler = middy(createAgentApiHandler(depsFromEnv()));
+const built = lazily(() => createAgentApiHandler(depsFromEnv()));
+export const handler = middy((event: APIGatewayProxyEventV2) => built()(event));

@@ -22,3 +22,12 @@ export const depsFromEnv = (env: NodeJS.ProcessEnv = process.env): HandlerDeps =
     logger,
   };
 };
+
+/** Builds a handler's dependencies on first use, so importing a handler module has no side effects. */
+export const lazily = <T>(build: () => T): (() => T) => {
+  let built: T | undefined;
+  return () => {
+    built ??= build();
+    return built;
+  };
+};

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
-import { depsFromEnv, type HandlerDeps } from './deps.ts';
+import { depsFromEnv, type HandlerDeps, lazily } from './deps.ts';
 import { requestOf, resultOf } from './http.ts';
 
 /** The ECS/SSM operator endpoint (`POST /`). */
@@ -19,4 +19,5 @@ export const createEcsApiHandler =
       ),
     );
 
-export const handler = middy(createEcsApiHandler(depsFromEnv()));
+const built = lazily(() => createEcsApiHandler(depsFromEnv()));
+export const handler = middy((event: APIGatewayProxyEventV2) => built()(event));

@@ -3,22 +3,41 @@ import { join, resolve } from 'node:path';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
-import { createDb } from '../core/db/client.ts';
+import { createDb, type Db } from '../core/db/client.ts';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
+import type { HttpRequest, HttpResponse } from '../core/http.ts';
+import type { ReconcileDeps } from '../core/reconcile/apply.ts';
+import {
+  defaultSweepSettings,
+  type SweepReport,
+  type SweepSettings,
+  sweep,
+} from '../core/reconcile/sweep.ts';
+import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/units.ts';
+import { createReconcilerHandler } from '../functions/reconciler.ts';
+import { LocalDoorbell } from './doorbell.ts';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.ts';
 import { createHttpServer, listen } from './server.ts';
+import { startStreamPoller } from './stream-poller.ts';
 
 export type LocalHostOptions = {
   port?: number;
   host?: string;
-  /** Where the database and the admin keys live; ignored with inMemory. */
+  /** Where the database, the stream checkpoint and the admin keys live; ignored with inMemory. */
   dataDir?: string;
   inMemory?: boolean;
   region?: string;
   /** Use this admin key pair instead of the stored or a new one. */
   adminKeys?: AccessKeyPair;
   now?: () => Date;
+  /** How often the sweeper runs (AWS: every minute). */
+  sweepIntervalMs?: number;
+  sweepSettings?: Partial<SweepSettings>;
+  /** Run no reconciler, poller or sweeper: a second host on the same table may, or a test drives them. */
+  withoutScheduler?: boolean;
+  /** Where to point DynamoDB (another host's DynamoDB Local) instead of starting one. */
+  dynamoEndpoint?: string;
 };
 
 export type LocalHost = {
@@ -29,6 +48,12 @@ export type LocalHost = {
   dataDir?: string;
   dynamoEndpoint: string;
   config: BerthConfig;
+  db: Db;
+  doorbell: LocalDoorbell;
+  /** Resolves once every change written so far has been through the reconciler. */
+  drain: (timeoutMs?: number) => Promise<void>;
+  /** Runs the sweeper once now. */
+  sweep: () => Promise<SweepReport>;
   stop: () => Promise<void>;
 };
 
@@ -43,31 +68,96 @@ const loadOrCreateKeys = (dataDir: string | undefined): AccessKeyPair => {
   return pair;
 };
 
+const starting = (): Promise<HttpResponse> =>
+  Promise.resolve({
+    statusCode: 503,
+    headers: { 'content-type': 'application/json', 'retry-after': '1' },
+    body: JSON.stringify({ __type: 'ServiceUnavailableException', message: 'Berth is starting.' }),
+  });
+
 /**
- * `berth up`: the whole control plane on one machine — DynamoDB Local, the table, and the same
- * handlers the Lambdas run, served over node:http.
+ * `berth up`: the whole control plane on one machine — DynamoDB Local, the table, the same
+ * handlers the Lambdas run (served over node:http), the stream poller driving the reconciler, the
+ * sweeper on a timer, and the doorbell in-process.
  */
 export const startLocalHost = async (options: LocalHostOptions = {}): Promise<LocalHost> => {
   const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? '.berth');
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const credentials = options.adminKeys ?? loadOrCreateKeys(dataDir);
   const config: BerthConfig = { ...defaultConfig, region: options.region ?? defaultConfig.region };
-  const dynamo = await startDynamoDbLocal({ dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined });
+  const doorbell = new LocalDoorbell();
+  const now = options.now ?? (() => new Date());
+  const onError = (error: unknown, context: object) => console.error('berth: internal error', context, error);
+
+  // Listen first: a port in use is reported before the database spends seconds starting.
+  let route: {
+    operator: (r: HttpRequest) => Promise<HttpResponse>;
+    agent: (r: HttpRequest) => Promise<HttpResponse>;
+  } = { operator: starting, agent: starting };
+  const server = createHttpServer({ operator: (r) => route.operator(r), agent: (r) => route.agent(r) });
+  const host = options.host ?? '127.0.0.1';
+  const port = await listen(server, options.port ?? 9400, host);
+  const closeServer = () =>
+    new Promise<void>((done) => {
+      doorbell.close();
+      server.close(() => done());
+      server.closeAllConnections();
+    });
+
+  const dynamo = options.dynamoEndpoint
+    ? undefined
+    : await startDynamoDbLocal({ dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined }).catch(
+        async (error) => {
+          await closeServer();
+          throw error;
+        },
+      );
+  const dynamoEndpoint = options.dynamoEndpoint ?? dynamo?.endpoint ?? '';
   try {
-    await ensureTable(dynamo.endpoint, config.tableName);
-    const db = createDb({ table: config.tableName, region: config.region, endpoint: dynamo.endpoint });
-    const onError = (error: unknown, context: object) =>
-      console.error('berth: internal error', context, error);
-    const server = createHttpServer({
+    await ensureTable(dynamoEndpoint, config.tableName);
+    const db = createDb({ table: config.tableName, region: config.region, endpoint: dynamoEndpoint });
+    const reconcileDeps: ReconcileDeps = { db, config, doorbell, now };
+    route = {
       operator: (request) =>
         handleOperatorRequest(
-          { db, config, lookupSecret: staticKeys([credentials]), now: options.now, onError },
+          { db, config, lookupSecret: staticKeys([credentials]), now, onError, doorbell },
           request,
         ),
-      agent: (request) => handleAgentRequest({ db, config, now: options.now, onError }, request),
-    });
-    const host = options.host ?? '127.0.0.1';
-    const port = await listen(server, options.port ?? 9400, host);
+      agent: (request) => handleAgentRequest({ db, config, now, onError, doorbell }, request),
+    };
+
+    // Time-based rechecks (backoff ends): one timer per unit, the earliest wins.
+    const timers = new Map<string, NodeJS.Timeout>();
+    const recheck = (unit: ReconcileUnit, at: string) => {
+      const id = unitId(unit);
+      clearTimeout(timers.get(id));
+      const delay = Math.max(0, Date.parse(at) - now().getTime()) + 50;
+      const timer = setTimeout(() => {
+        timers.delete(id);
+        reconcileUnit(reconcileDeps, unit).catch((error) => onError(error, { recheck: id }));
+      }, delay);
+      timer.unref();
+      timers.set(id, timer);
+    };
+    const sweepSettings = { ...defaultSweepSettings, ...options.sweepSettings };
+    const sweepOnce = () => sweep(reconcileDeps, sweepSettings);
+    const poller = options.withoutScheduler
+      ? undefined
+      : await startStreamPoller({
+          endpoint: dynamoEndpoint,
+          tableName: config.tableName,
+          ...(dataDir ? { checkpointFile: join(dataDir, 'stream-checkpoint.json') } : {}),
+          handler: createReconcilerHandler(reconcileDeps, recheck),
+          onFailure: (records, error) =>
+            console.error(`berth: gave up on ${records.length} stream record(s) after retries`, error),
+        });
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const sweeper = options.withoutScheduler
+      ? undefined
+      : setInterval(() => {
+          sweeping = sweepOnce().catch((error) => onError(error, { sweep: true }));
+        }, options.sweepIntervalMs ?? 15_000);
+    sweeper?.unref();
     const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     return {
       endpoint: `http://${shownHost}:${port}`,
@@ -75,19 +165,27 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       region: config.region,
       credentials,
       dataDir,
-      dynamoEndpoint: dynamo.endpoint,
+      dynamoEndpoint,
       config,
+      db,
+      doorbell,
+      drain: async (timeoutMs) => {
+        await poller?.drain(timeoutMs);
+      },
+      sweep: sweepOnce,
       stop: async () => {
-        await new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeAllConnections();
-        });
+        clearInterval(sweeper);
+        for (const timer of timers.values()) clearTimeout(timer);
+        await closeServer();
+        await poller?.stop();
+        await sweeping;
         db.doc.destroy();
-        await dynamo.stop();
+        await dynamo?.stop();
       },
     };
   } catch (error) {
-    await dynamo.stop();
+    await closeServer();
+    await dynamo?.stop();
     throw error;
   }
 };

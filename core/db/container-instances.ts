@@ -150,3 +150,31 @@ export const writeAttributes = async (
     }),
   );
 };
+
+/** A cluster's instances and their agents' last syncs, in one Query of the cluster partition. */
+export const clusterPartition = async (
+  db: Db,
+  cluster: string,
+): Promise<{ instances: ContainerInstanceRecord[]; heartbeats: Map<string, string> }> => {
+  const instances: ContainerInstanceRecord[] = [];
+  const heartbeats = new Map<string, string>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const output = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.containerInstancesOf(cluster).pk },
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of output.Items ?? []) {
+      const sk = String(item.sk);
+      if (sk.startsWith('INSTANCE#')) instances.push(stripKeys<ContainerInstanceRecord>(item));
+      else if (sk.startsWith('HEARTBEAT#')) heartbeats.set(String(item.instanceId), String(item.lastSeenAt));
+    }
+    startKey = output.LastEvaluatedKey;
+  } while (startKey);
+  return { instances, heartbeats };
+};

@@ -49,6 +49,44 @@ export const keys = {
   }),
 
   accessKey: (accessKeyId: string): Key => ({ pk: `ACCESSKEY#${accessKeyId}`, sk: 'ACCESSKEY' }),
+
+  /** The agent's last sync, kept apart from the instance so a heartbeat is a tiny write. */
+  heartbeat: (cluster: string, instanceId: string): Key => ({
+    pk: `CLUSTER#${cluster}`,
+    sk: `HEARTBEAT#${instanceId}`,
+  }),
+
+  /** A service and its tasks and events share one partition: one Query reads a reconcile unit. */
+  service: (cluster: string, name: string): Key & Gsi1Key => ({
+    pk: `SERVICE#${cluster}#${name}`,
+    sk: 'SERVICE',
+    gsi1pk: `SERVICES#${cluster}`,
+    gsi1sk: name,
+  }),
+  serviceUnit: (cluster: string, name: string) => ({ pk: `SERVICE#${cluster}#${name}` }),
+  serviceEvent: (cluster: string, name: string, createdAt: string, id: string): Key => ({
+    pk: `SERVICE#${cluster}#${name}`,
+    sk: `EVENT#${createdAt}#${id}`,
+  }),
+  /**
+   * A task lives in its service's partition, or alone when it was started by RunTask/StartTask.
+   * gsi1 finds any task of a cluster by id; gsi2 (sparse) lists the tasks assigned to an instance.
+   */
+  task: (cluster: string, id: string, instanceId: string, serviceName?: string): Key & Gsi1Key & Gsi2Key => ({
+    pk: serviceName ? `SERVICE#${cluster}#${serviceName}` : `TASK#${cluster}#${id}`,
+    sk: `TASK#${id}`,
+    gsi1pk: `TASKS#${cluster}`,
+    gsi1sk: id,
+    gsi2pk: `INSTANCE#${instanceId}`,
+    gsi2sk: `TASK#${id}`,
+  }),
+  tasksOfCluster: (cluster: string) => ({ gsi1pk: `TASKS#${cluster}` }),
+  tasksOfInstance: (instanceId: string) => ({ gsi2pk: `INSTANCE#${instanceId}` }),
+  /** RunTask's clientToken: same token, same answer, for 24 hours. */
+  runTaskToken: (cluster: string, tokenHash: string): Key => ({
+    pk: `CLUSTER#${cluster}`,
+    sk: `RUNTASK#${tokenHash}`,
+  }),
 } as const;
 
 /** Partition/prefix pairs for the list patterns on gsi1. */
@@ -58,3 +96,25 @@ export const gsi1Lists = {
   taskDefinitions: 'TASKDEFS',
   activations: 'ACTIVATIONS',
 } as const;
+
+/** What a stream record's keys say must be reconciled. */
+export type ReconcileUnit =
+  | { kind: 'service'; cluster: string; service: string }
+  | { kind: 'instance'; cluster: string; instanceId: string }
+  | { kind: 'none' };
+
+export const unitOfKey = (pk: string, sk: string): ReconcileUnit => {
+  if (pk.startsWith('SERVICE#')) {
+    if (sk.startsWith('EVENT#')) return { kind: 'none' };
+    const [, cluster = '', service = ''] = pk.split('#');
+    return { kind: 'service', cluster, service };
+  }
+  if (pk.startsWith('CLUSTER#') && sk.startsWith('INSTANCE#')) {
+    return {
+      kind: 'instance',
+      cluster: pk.slice('CLUSTER#'.length),
+      instanceId: sk.slice('INSTANCE#'.length),
+    };
+  }
+  return { kind: 'none' };
+};

@@ -15,6 +15,7 @@ import {
   listContainerInstances,
   updateContainerInstancesState,
 } from './container-instances.ts';
+import { createService, deleteService, describeServices, listServices, updateService } from './services.ts';
 import { listTagsForResource, tagResource, untagResource } from './tags.ts';
 import {
   deregisterTaskDefinition,
@@ -23,6 +24,7 @@ import {
   listTaskDefinitions,
   registerTaskDefinition,
 } from './task-definitions.ts';
+import { describeTasks, listTasks, runTask, startTask, stopTask } from './tasks.ts';
 
 export const ecsTargetPrefix = 'AmazonEC2ContainerServiceV20141113';
 export const ssmTargetPrefix = 'AmazonSSM';
@@ -50,6 +52,16 @@ export const actions: Record<string, Action> = {
   [`${ecsTargetPrefix}.TagResource`]: tagResource,
   [`${ecsTargetPrefix}.UntagResource`]: untagResource,
   [`${ecsTargetPrefix}.ListTagsForResource`]: listTagsForResource,
+  [`${ecsTargetPrefix}.CreateService`]: createService,
+  [`${ecsTargetPrefix}.UpdateService`]: updateService,
+  [`${ecsTargetPrefix}.DeleteService`]: deleteService,
+  [`${ecsTargetPrefix}.DescribeServices`]: describeServices,
+  [`${ecsTargetPrefix}.ListServices`]: listServices,
+  [`${ecsTargetPrefix}.RunTask`]: runTask,
+  [`${ecsTargetPrefix}.StartTask`]: startTask,
+  [`${ecsTargetPrefix}.StopTask`]: stopTask,
+  [`${ecsTargetPrefix}.ListTasks`]: listTasks,
+  [`${ecsTargetPrefix}.DescribeTasks`]: describeTasks,
   [`${ssmTargetPrefix}.CreateActivation`]: createActivation,
   [`${ssmTargetPrefix}.DescribeActivations`]: describeActivations,
   [`${ssmTargetPrefix}.DeleteActivation`]: deleteActivationAction,

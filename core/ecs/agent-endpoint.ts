@@ -2,15 +2,21 @@ import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
-import { agentApiPrefix, RegisterRequest } from '../protocol/agent.ts';
+import { agentApiPrefix, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { parseInput } from './action.ts';
+import { authenticateAgent, syncAgent } from './agent-sync.ts';
 import { createContext } from './context.ts';
 import { registerInstance } from './register-instance.ts';
 import { maxRequestBytes } from './serve.ts';
 
+/** The doorbell's waiting side: resolves true when rung, false after `seconds`. */
+export type DoorbellWaiter = { wait: (instanceId: string, seconds: number) => Promise<boolean> };
+
 export type AgentDeps = {
   db: Db;
   config: BerthConfig;
+  /** Locally the doorbell is in-process; on AWS the long-poll goes to SQS and never reaches here. */
+  doorbell?: DoorbellWaiter;
   now?: () => Date;
   onError?: (error: unknown, context: { route: string }) => void;
 };
@@ -57,6 +63,17 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     if (route === `POST ${agentApiPrefix}/register`) {
       const input = parseInput(RegisterRequest, parseJson(request.body));
       return jsonResponse(200, await registerInstance(context, input));
+    }
+    if (route === `POST ${agentApiPrefix}/sync`) {
+      const instance = await authenticateAgent(context, request.headers.authorization);
+      const input = parseInput(SyncRequest, parseJson(request.body));
+      return jsonResponse(200, await syncAgent(context, instance, input));
+    }
+    if (route === `GET ${agentApiPrefix}/doorbell` && deps.doorbell) {
+      const instance = await authenticateAgent(context, request.headers.authorization);
+      const wait = Number(new URLSearchParams(request.query).get('wait') ?? 20);
+      const seconds = Number.isFinite(wait) ? Math.min(20, Math.max(0, wait)) : 20;
+      return jsonResponse(200, { rung: await deps.doorbell.wait(instance.id, seconds) });
     }
     throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
   } catch (error) {

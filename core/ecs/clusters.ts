@@ -9,6 +9,8 @@ import {
 } from '../db/clusters.ts';
 import { allContainerInstances } from '../db/container-instances.ts';
 import { pageLimit } from '../db/query.ts';
+import { serviceNamesOf } from '../db/services.ts';
+import { tasksOfCluster } from '../db/tasks.ts';
 import { clusterNotFound, conflict, invalidParameter } from '../errors.ts';
 import { clusterNameOf, namePattern } from '../model/arn.ts';
 import type { ClusterCounts, ClusterRecord } from '../model/cluster.ts';
@@ -33,13 +35,18 @@ const countsOf = async (context: ActionContext, cluster: ClusterRecord): Promise
       activeServicesCount: 0,
     };
   }
-  const instances = await allContainerInstances(context.db, cluster.name);
-  const live = instances.filter((instance) => instance.status !== 'INACTIVE');
+  const [instances, tasks, services] = await Promise.all([
+    allContainerInstances(context.db, cluster.name),
+    tasksOfCluster(context.db, cluster.name),
+    serviceNamesOf(context.db, cluster.name),
+  ]);
+  const live = tasks.filter((task) => task.lastStatus !== 'STOPPED');
+  const running = live.filter((task) => task.lastStatus === 'RUNNING').length;
   return {
-    registeredContainerInstancesCount: live.length,
-    runningTasksCount: live.reduce((sum, instance) => sum + instance.runningTasksCount, 0),
-    pendingTasksCount: live.reduce((sum, instance) => sum + instance.pendingTasksCount, 0),
-    activeServicesCount: 0,
+    registeredContainerInstancesCount: instances.filter((instance) => instance.status !== 'INACTIVE').length,
+    runningTasksCount: running,
+    pendingTasksCount: live.length - running,
+    activeServicesCount: services.length,
   };
 };
 

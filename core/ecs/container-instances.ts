@@ -7,6 +7,7 @@ import {
   setContainerInstanceStatus,
 } from '../db/container-instances.ts';
 import { decodeToken, encodeToken, pageLimit } from '../db/query.ts';
+import { tasksOfInstance } from '../db/tasks.ts';
 import { clientError, invalidParameter } from '../errors.ts';
 import { clusterNameOf, scopedIdOf } from '../model/arn.ts';
 import {
@@ -45,10 +46,24 @@ export const resourcesOutput = (resources: Resources) => [
 export const attributeListOf = (attributes: Record<string, string | null>) =>
   Object.entries(attributes).map(([name, value]) => (value === null ? { name } : { name, value }));
 
+export type TaskCounts = { running: number; pending: number };
+
+/** Running and pending tasks of an instance, counted from the tasks assigned to it. */
+export const taskCountsOf = async (context: ActionContext, instanceId: string): Promise<TaskCounts> => {
+  const tasks = (await tasksOfInstance(context.db, instanceId)).filter(
+    (task) => task.lastStatus !== 'STOPPED',
+  );
+  const running = tasks.filter((task) => task.lastStatus === 'RUNNING').length;
+  return { running, pending: tasks.length - running };
+};
+
+const sortedPorts = (ports: Set<number> | undefined) => [...(ports ?? [])].sort((a, b) => a - b);
+
 /** The ECS `ContainerInstance` shape. */
 export const containerInstanceOutput = (
   context: ActionContext,
   instance: ContainerInstanceRecord,
+  counts: TaskCounts,
   include: readonly string[] = [],
 ) => ({
   containerInstanceArn: context.arns.containerInstance(instance.cluster, instance.id),
@@ -59,13 +74,17 @@ export const containerInstanceOutput = (
     agentHash: 'berth',
     dockerVersion: 'DockerVersion: unknown',
   },
-  remainingResources: resourcesOutput(instance.remaining),
+  remainingResources: resourcesOutput({
+    ...instance.remaining,
+    ports: sortedPorts(instance.usedPorts),
+    portsUdp: sortedPorts(instance.usedPortsUdp),
+  }),
   registeredResources: resourcesOutput(instance.registered),
   status: instance.status,
   ...(instance.statusReason ? { statusReason: instance.statusReason } : {}),
   agentConnected: instance.agentConnected,
-  runningTasksCount: instance.runningTasksCount,
-  pendingTasksCount: instance.pendingTasksCount,
+  runningTasksCount: counts.running,
+  pendingTasksCount: counts.pending,
   attributes: attributeListOf(instance.attributes),
   registeredAt: epochSeconds(instance.registeredAt),
   attachments: [],
@@ -81,7 +100,8 @@ export const querySubjectOf = (
   agentVersion: instance.agentVersion,
   ec2InstanceId: instance.ec2InstanceId,
   registeredAt: new Date(instance.registeredAt),
-  runningTasksCount: instance.runningTasksCount,
+  // Live (running or pending) tasks: close to ECS's running count, and free to read.
+  runningTasksCount: instance.liveTasksCount,
   attributes: Object.fromEntries(Object.entries(instance.attributes).map(([k, v]) => [k, v ?? undefined])),
   taskGroups,
 });
@@ -157,8 +177,10 @@ export const describeContainerInstances = defineAction(
     const failures: { arn: string; reason: string }[] = [];
     for (const reference of input.containerInstances) {
       const instance = await findContainerInstance(context, cluster, reference);
-      if (instance) containerInstances.push(containerInstanceOutput(context, instance, input.include));
-      else failures.push({ arn: reference, reason: 'MISSING' });
+      if (instance) {
+        const counts = await taskCountsOf(context, instance.id);
+        containerInstances.push(containerInstanceOutput(context, instance, counts, input.include));
+      } else failures.push({ arn: reference, reason: 'MISSING' });
     }
     return { containerInstances, failures };
   },
@@ -196,7 +218,10 @@ export const updateContainerInstancesState = defineAction(
         continue;
       }
       const updated = await getContainerInstance(context.db, cluster, instance.id);
-      if (updated) containerInstances.push(containerInstanceOutput(context, updated));
+      if (updated)
+        containerInstances.push(
+          containerInstanceOutput(context, updated, await taskCountsOf(context, updated.id)),
+        );
     }
     return { containerInstances, failures };
   },
@@ -211,7 +236,8 @@ export const deregisterContainerInstanceAction = defineAction(
     if (!instance || instance.status === 'INACTIVE') {
       throw invalidParameter('The referenced container instance was not found.');
     }
-    if (!input.force && instance.runningTasksCount + instance.pendingTasksCount > 0) {
+    const counts = await taskCountsOf(context, instance.id);
+    if (!input.force && counts.running + counts.pending > 0) {
       throw clientError(
         'The container instance has tasks running or pending. Stop them first, or deregister with force.',
       );
@@ -219,6 +245,6 @@ export const deregisterContainerInstanceAction = defineAction(
     const at = context.now();
     await deregisterContainerInstance(context.db, instance, at);
     const updated = await getContainerInstance(context.db, cluster, instance.id);
-    return { containerInstance: containerInstanceOutput(context, updated ?? instance) };
+    return { containerInstance: containerInstanceOutput(context, updated ?? instance, counts) };
   },
 );

@@ -10,6 +10,8 @@ export type ActionContext = {
   now: () => Date;
   /** The access key that signed the request (`registeredBy`-style fields name it). */
   caller: { accessKeyId: string };
+  /** Rings an instance's agent after its assignments changed. */
+  doorbell?: { ring: (instanceId: string) => Promise<void> };
 };
 
 export const createContext = (
@@ -17,4 +19,5 @@ export const createContext = (
   config: BerthConfig,
   caller: { accessKeyId: string },
   now: () => Date = () => new Date(),
-): ActionContext => ({ db, config, arns: arns(config), now, caller });
+  doorbell?: ActionContext['doorbell'],
+): ActionContext => ({ db, config, arns: arns(config), now, caller, ...(doorbell ? { doorbell } : {}) });

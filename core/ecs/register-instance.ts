@@ -47,12 +47,7 @@ export const registerInstance = async (
   const token = newAgentToken();
   const at = now.toISOString();
   const reserved = [...new Set(request.reservedPorts ?? defaultReservedPorts)].sort((a, b) => a - b);
-  const resources = {
-    cpu: request.resources.cpu,
-    memory: request.resources.memory,
-    ports: reserved,
-    portsUdp: [],
-  };
+  const { cpu, memory } = request.resources;
   const instance: ContainerInstanceRecord = {
     type: 'containerInstance',
     id: newId(),
@@ -62,13 +57,14 @@ export const registerInstance = async (
     status: 'ACTIVE',
     agentConnected: true,
     agentVersion: request.agentVersion,
-    registered: resources,
-    remaining: resources,
+    registered: { cpu, memory, ports: reserved, portsUdp: [] },
+    remaining: { cpu, memory },
+    ...(reserved.length ? { usedPorts: new Set(reserved) } : {}),
+    groups: {},
+    liveTasksCount: 0,
     attributes: builtInAttributes(request),
     tags: {},
     assignmentVersion: 0,
-    runningTasksCount: 0,
-    pendingTasksCount: 0,
     activationId: activation.id,
     tokenHash: hashSecret(token),
     registeredAt: at,

@@ -17,6 +17,7 @@ export type OperatorDeps = {
   config: BerthConfig;
   lookupSecret: SecretLookup;
   now?: () => Date;
+  doorbell?: { ring: (instanceId: string) => Promise<void> };
   /** Called with unexpected errors, which are answered without their details. */
   onError?: (error: unknown, context: { target?: string; requestId: string }) => void;
 };
@@ -81,7 +82,13 @@ export const handleOperatorRequest = async (
       throw new BerthError('UnknownOperationException', 'input', `Unknown operation ${target ?? ''}`.trim());
     checkScope(caller, target ?? '', deps.config);
     const input = parseInput(action.input, parseBody(request.body));
-    const context = createContext(deps.db, deps.config, { accessKeyId: caller.accessKeyId }, now);
+    const context = createContext(
+      deps.db,
+      deps.config,
+      { accessKeyId: caller.accessKeyId },
+      now,
+      deps.doorbell,
+    );
     const output = await action.run(context, input);
     return {
       statusCode: 200,

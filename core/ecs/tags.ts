@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { getTagsOf, mergeTags, removeTags } from '../db/items.ts';
 import { keys } from '../db/keys.ts';
+import { getTask, taskKey } from '../db/tasks.ts';
 import { BerthError, invalidParameter } from '../errors.ts';
 import { namePattern, parseArn } from '../model/arn.ts';
 import { checkTags, TagList, type TagMap, tagListOf } from '../model/tags.ts';
@@ -11,7 +12,10 @@ const resourceNotFound = () =>
   new BerthError('ResourceNotFoundException', 'not_found', 'The specified resource could not be found.');
 
 /** The table key of a taggable resource named by its ARN. */
-const keyOfResource = (resourceArn: string): { pk: string; sk: string } => {
+const keyOfResource = async (
+  context: ActionContext,
+  resourceArn: string,
+): Promise<{ pk: string; sk: string }> => {
   const arn = parseArn(resourceArn);
   if (arn?.service !== 'ecs') throw invalidParameter(`Invalid resourceArn: ${resourceArn}`);
   const parts = arn.resource.split('/');
@@ -27,6 +31,19 @@ const keyOfResource = (resourceArn: string): { pk: string; sk: string } => {
       if (!namePattern.test(family) || !/^[1-9]\d{0,9}$/.test(revision)) break;
       const { pk, sk } = keys.taskDefinition(family, Number(revision));
       return { pk, sk };
+    }
+    case 'service': {
+      const [cluster = '', name = ''] = parts;
+      if (parts.length !== 2 || !namePattern.test(cluster) || !namePattern.test(name)) break;
+      const { pk, sk } = keys.service(cluster, name);
+      return { pk, sk };
+    }
+    case 'task': {
+      const [cluster = '', id = ''] = parts;
+      if (parts.length !== 2 || !namePattern.test(cluster) || !/^[a-f0-9]{32}$/.test(id)) break;
+      const task = await getTask(context.db, cluster, id);
+      if (!task) throw resourceNotFound();
+      return taskKey(task);
     }
     case 'container-instance': {
       const [cluster = '', id = ''] = parts;
@@ -46,7 +63,7 @@ const readTags = async (context: ActionContext, key: { pk: string; sk: string })
 export const tagResource = defineAction(
   z.object({ resourceArn: z.string(), tags: TagList.min(1) }),
   async (context, input) => {
-    const key = keyOfResource(input.resourceArn);
+    const key = await keyOfResource(context, input.resourceArn);
     const existing = await readTags(context, key);
     const merged = checkTags(input.tags, existing);
     await mergeTags(
@@ -61,7 +78,7 @@ export const tagResource = defineAction(
 export const untagResource = defineAction(
   z.object({ resourceArn: z.string(), tagKeys: z.array(z.string()).min(1).max(50) }),
   async (context, input) => {
-    const key = keyOfResource(input.resourceArn);
+    const key = await keyOfResource(context, input.resourceArn);
     await readTags(context, key);
     await removeTags(context.db, key, [...new Set(input.tagKeys)]);
     return {};
@@ -71,7 +88,7 @@ export const untagResource = defineAction(
 export const listTagsForResource = defineAction(
   z.object({ resourceArn: z.string() }),
   async (context, input) => {
-    const key = keyOfResource(input.resourceArn);
+    const key = await keyOfResource(context, input.resourceArn);
     return { tags: tagListOf(await readTags(context, key)) };
   },
 );

@@ -31,16 +31,24 @@ export type ContainerInstanceRecord = {
   status: ContainerInstanceStatus;
   statusReason?: string;
   agentConnected: boolean;
+  /** When the sweeper found the agent silent (cleared when it syncs again). */
+  disconnectedAt?: string;
   agentVersion: string;
-  /** Registered capacity, and what is left after the tasks placed on it. */
+  /** Registered capacity (ports: the reserved ones). */
   registered: Resources;
-  remaining: Resources;
+  /** CPU and memory left after the tasks placed on it; conditional updates keep it >= 0. */
+  remaining: { cpu: number; memory: number };
+  /** Host ports taken: the reserved ones plus the static ports of live tasks (absent when none). */
+  usedPorts?: Set<number>;
+  usedPortsUdp?: Set<number>;
+  /** Live tasks on the instance by task group, for distinctInstance, task:group and spread. */
+  groups: Record<string, number>;
+  /** Tasks placed here and not yet STOPPED. */
+  liveTasksCount: number;
   attributes: Record<string, string | null>;
   tags: TagMap;
   /** Bumped with every change of the instance's assigned tasks; agents sync from it. */
   assignmentVersion: number;
-  runningTasksCount: number;
-  pendingTasksCount: number;
   activationId: string;
   /** sha256 of the agent token, so deregistration can revoke it. Never sent anywhere. */
   tokenHash: string;

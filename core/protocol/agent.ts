@@ -40,3 +40,84 @@ export type RegisterResponse = z.infer<typeof RegisterResponse>;
 /** The agent API's error body. */
 export const AgentError = z.object({ code: z.string(), message: z.string() });
 export type AgentError = z.infer<typeof AgentError>;
+
+export const TaskLastStatus = z.enum(['PENDING', 'RUNNING', 'STOPPED']);
+export const ContainerLastStatus = z.enum(['PENDING', 'RUNNING', 'STOPPED']);
+export const HealthStatus = z.enum(['HEALTHY', 'UNHEALTHY', 'UNKNOWN']);
+
+export const NetworkBindingReport = z.object({
+  containerPort: z.number().int().min(0).max(65535),
+  hostPort: z.number().int().min(0).max(65535),
+  protocol: z.enum(['tcp', 'udp']),
+  bindIP: z.string().max(64).optional(),
+});
+
+export const ContainerReport = z.object({
+  name: z.string().min(1).max(255),
+  lastStatus: ContainerLastStatus,
+  exitCode: z.number().int().optional(),
+  reason: z.string().max(1024).optional(),
+  healthStatus: HealthStatus.optional(),
+  runtimeId: z.string().max(128).optional(),
+  networkBindings: z.array(NetworkBindingReport).max(100).optional(),
+});
+export type ContainerReport = z.infer<typeof ContainerReport>;
+
+/** One task's state as the agent saw it. `seq` increases with every report about the task. */
+export const TaskReport = z.object({
+  taskArn: z.string().min(1).max(2048),
+  seq: z.number().int().min(1),
+  lastStatus: TaskLastStatus,
+  healthStatus: HealthStatus.optional(),
+  stopCode: z
+    .enum(['TaskFailedToStart', 'EssentialContainerExited', 'UserInitiated', 'ServiceSchedulerInitiated'])
+    .optional(),
+  stoppedReason: z.string().max(1024).optional(),
+  /** When the agent saw the change (ISO); the server's clock is used when absent. */
+  at: z.string().datetime().optional(),
+  containers: z.array(ContainerReport).max(10),
+});
+export type TaskReport = z.infer<typeof TaskReport>;
+
+export const SyncRequest = z.object({
+  /** The last assignment version the agent applied (0 at first). */
+  assignmentVersion: z.number().int().min(0),
+  reports: z.array(TaskReport).max(200),
+  resources: z.object({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }).optional(),
+});
+export type SyncRequest = z.infer<typeof SyncRequest>;
+
+/** Everything the agent needs to run one container. */
+export type AssignedContainer = Record<string, unknown> & {
+  name: string;
+  image: string;
+  essential: boolean;
+};
+
+/** A task as assigned to an agent: the task definition's parts the agent runs, with overrides applied. */
+export type AssignedTask = {
+  taskArn: string;
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  family: string;
+  revision: number;
+  networkMode: 'bridge' | 'host' | 'none';
+  containers: AssignedContainer[];
+  volumes: Record<string, unknown>[];
+  cpu?: string;
+  memory?: string;
+  serviceName?: string;
+  /** Restart essential containers that fail while offline (service tasks and restartPolicy). */
+  restartOnFailure: boolean;
+  createdAt: string;
+};
+
+export type SyncResponse = {
+  assignmentVersion: number;
+  /** The instance's whole desired set, present only when assignmentVersion moved. */
+  tasks?: AssignedTask[];
+  acked: { taskArn: string; seq: number }[];
+  /** Seconds between syncs when nothing happens (the sync is the heartbeat). */
+  heartbeatSeconds: number;
+};
+
+export const DoorbellResponse = z.object({ rung: z.boolean() });

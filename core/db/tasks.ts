@@ -1,0 +1,64 @@
+import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { TaskRecord } from '../model/task.ts';
+import type { Db } from './client.ts';
+import { stripKeys } from './items.ts';
+import { keys } from './keys.ts';
+
+const queryAllItems = async (db: Db, input: Omit<QueryCommandInput, 'TableName'>) => {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const output = await db.doc.send(
+      new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey }),
+    );
+    items.push(...(output.Items ?? []));
+    startKey = output.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+};
+
+/** Any task of a cluster by id (gsi1), re-read from the table so the answer is consistent. */
+export const getTask = async (db: Db, cluster: string, id: string): Promise<TaskRecord | undefined> => {
+  const output = await db.doc.send(
+    new QueryCommand({
+      TableName: db.table,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk = :id',
+      ExpressionAttributeValues: { ':pk': keys.tasksOfCluster(cluster).gsi1pk, ':id': id },
+    }),
+  );
+  const found = output.Items?.[0];
+  if (!found) return undefined;
+  const fresh = await db.doc.send(
+    new GetCommand({ TableName: db.table, Key: { pk: found.pk, sk: found.sk }, ConsistentRead: true }),
+  );
+  return fresh.Item ? stripKeys<TaskRecord>(fresh.Item) : undefined;
+};
+
+/** Every task of a cluster still kept (stopped tasks expire an hour after they stop). */
+export const tasksOfCluster = async (db: Db, cluster: string): Promise<TaskRecord[]> =>
+  (
+    await queryAllItems(db, {
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.tasksOfCluster(cluster).gsi1pk },
+    })
+  ).map((item) => stripKeys<TaskRecord>(item));
+
+/** The tasks assigned to an instance (gsi2): what its agent must run or has run. */
+export const tasksOfInstance = async (db: Db, instanceId: string): Promise<TaskRecord[]> =>
+  (
+    await queryAllItems(db, {
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.tasksOfInstance(instanceId).gsi2pk },
+    })
+  ).map((item) => stripKeys<TaskRecord>(item));
+
+/** The full key of a task item, for writes. */
+export const taskKey = (task: Pick<TaskRecord, 'cluster' | 'id' | 'serviceName' | 'instanceId'>) => {
+  const { pk, sk } = keys.task(task.cluster, task.id, task.instanceId, task.serviceName);
+  return { pk, sk };
+};
+
+export { queryAllItems };

@@ -1,0 +1,137 @@
+import { hashSecret } from '../auth/secrets.ts';
+import { instanceOfToken } from '../db/activations.ts';
+import { applyReport, type ReportChanges, recordHeartbeat, setAgentConnected } from '../db/agent-writes.ts';
+import { getContainerInstance } from '../db/container-instances.ts';
+import { getTask, tasksOfInstance } from '../db/tasks.ts';
+import { stoppedTaskTtl } from '../db/unit-writes.ts';
+import { BerthError } from '../errors.ts';
+import type { ContainerInstanceRecord } from '../model/container-instance.ts';
+import { type ContainerState, statusRank, type TaskRecord, type TaskStatus } from '../model/task.ts';
+import { assignedTaskOf } from '../model/task-factory.ts';
+import type { SyncRequest, SyncResponse, TaskReport } from '../protocol/agent.ts';
+import type { ActionContext } from './context.ts';
+import { definitionOf } from './definition-cache.ts';
+
+/** Seconds between syncs when nothing happens: the sync is the heartbeat. */
+export const heartbeatSeconds = 60;
+
+const invalidToken = () =>
+  new BerthError('InvalidToken', 'auth', 'The agent token is not valid (unknown, revoked or deregistered).');
+
+/** The instance a bearer token answers for; 401 for anything else. */
+export const authenticateAgent = async (
+  context: ActionContext,
+  authorization: string | undefined,
+): Promise<ContainerInstanceRecord> => {
+  const match = /^Bearer ([A-Za-z0-9_]{10,200})$/.exec(authorization ?? '');
+  if (!match?.[1]) throw invalidToken();
+  const owner = await instanceOfToken(context.db, hashSecret(match[1]));
+  if (!owner) throw invalidToken();
+  const instance = await getContainerInstance(context.db, owner.cluster, owner.instanceId);
+  if (!instance || instance.status === 'INACTIVE') throw invalidToken();
+  return instance;
+};
+
+const taskIdOf = (taskArn: string): string | undefined => {
+  const match = /:task\/[A-Za-z0-9_-]+\/([a-f0-9]{32})$/.exec(taskArn);
+  return match?.[1];
+};
+
+/** The changes a report makes, given what is stored: statuses only move forward. */
+export const changesOf = (task: TaskRecord, report: TaskReport, at: string): ReportChanges => {
+  const reported = report.lastStatus as TaskStatus;
+  const forward = statusRank(reported) > statusRank(task.lastStatus);
+  const lastStatus = forward ? reported : task.lastStatus;
+  const containers: ContainerState[] = task.containers.map((container) => {
+    const update = report.containers.find((c) => c.name === container.name);
+    if (!update) return container;
+    // A container that stopped does not come back to life in a later report of the same task.
+    const status = container.lastStatus === 'STOPPED' ? 'STOPPED' : update.lastStatus;
+    return {
+      ...container,
+      lastStatus: status,
+      ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
+      ...(update.reason !== undefined ? { reason: update.reason } : {}),
+      ...(update.healthStatus !== undefined ? { healthStatus: update.healthStatus } : {}),
+      ...(update.runtimeId !== undefined ? { runtimeId: update.runtimeId } : {}),
+      ...(update.networkBindings !== undefined ? { networkBindings: update.networkBindings } : {}),
+    };
+  });
+  const changes: ReportChanges = { containers };
+  if (lastStatus !== task.lastStatus) changes.lastStatus = lastStatus;
+  if (lastStatus !== 'STOPPED' && report.healthStatus) changes.healthStatus = report.healthStatus;
+  if (statusRank(lastStatus) >= statusRank('PENDING') && !task.pullStartedAt) {
+    changes.pullStartedAt = at;
+    changes.pullStoppedAt = at;
+  }
+  if (lastStatus === 'RUNNING' && !task.startedAt) changes.startedAt = at;
+  const healthyNow =
+    lastStatus === 'RUNNING' &&
+    (report.healthStatus ?? task.healthStatus) !== 'UNHEALTHY' &&
+    (!task.hasHealthCheck || (report.healthStatus ?? task.healthStatus) === 'HEALTHY');
+  if (healthyNow && !task.healthyAt) changes.healthyAt = at;
+  if (lastStatus === 'STOPPED' && task.lastStatus !== 'STOPPED') {
+    changes.desiredStatus = 'STOPPED';
+    changes.stoppedAt = at;
+    changes.executionStoppedAt = at;
+    if (!task.stopCode && report.stopCode) changes.stopCode = report.stopCode;
+    if (!task.stoppedReason && report.stoppedReason) changes.stoppedReason = report.stoppedReason;
+    changes.ttl = stoppedTaskTtl(at);
+  }
+  return changes;
+};
+
+/**
+ * `POST /agent/v1/sync`: applies the agent's reports (each once, in order), records the
+ * heartbeat, and answers the instance's whole desired set when its assignment version moved.
+ */
+export const syncAgent = async (
+  context: ActionContext,
+  instance: ContainerInstanceRecord,
+  request: SyncRequest,
+): Promise<SyncResponse> => {
+  const at = context.now().toISOString();
+  const assigned = await tasksOfInstance(context.db, instance.id);
+  const byId = new Map(assigned.map((task) => [task.id, task]));
+  const acked: SyncResponse['acked'] = [];
+  for (const report of request.reports) {
+    const id = taskIdOf(report.taskArn);
+    const task = id ? byId.get(id) : undefined;
+    if (!task) {
+      const elsewhere = id ? await getTask(context.db, instance.cluster, id) : undefined;
+      if (elsewhere && elsewhere.instanceId !== instance.id) {
+        throw new BerthError(
+          'AccessDeniedException',
+          'auth',
+          `Task ${report.taskArn} is not assigned to this instance.`,
+        );
+      }
+      // A task the control plane no longer keeps (expired after stopping): nothing to record.
+      acked.push({ taskArn: report.taskArn, seq: report.seq });
+      continue;
+    }
+    if (report.seq > task.reportSeq) {
+      const changes = changesOf(task, report, report.at && report.at < at ? report.at : at);
+      const release = changes.lastStatus === 'STOPPED' && !task.released;
+      const outcome = await applyReport(context.db, task, report.seq, changes, at, release);
+      if (outcome === 'applied') {
+        byId.set(task.id, { ...task, ...changes, reportSeq: report.seq } as TaskRecord);
+      }
+    }
+    acked.push({ taskArn: report.taskArn, seq: report.seq });
+  }
+  await recordHeartbeat(context.db, instance.cluster, instance.id, at);
+  if (!instance.agentConnected) await setAgentConnected(context.db, instance.cluster, instance.id, true, at);
+
+  const response: SyncResponse = { assignmentVersion: instance.assignmentVersion, acked, heartbeatSeconds };
+  if (request.assignmentVersion !== instance.assignmentVersion) {
+    const live = [...byId.values()].filter((task) => task.lastStatus !== 'STOPPED');
+    const tasks = [];
+    for (const task of live) {
+      const definition = await definitionOf(context.db, context.config, task.family, task.revision);
+      if (definition) tasks.push(assignedTaskOf(task, definition, context.arns.task(task.cluster, task.id)));
+    }
+    response.tasks = tasks;
+  }
+  return response;
+};

@@ -1,0 +1,254 @@
+import type { BerthConfig } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import { allContainerInstances, getContainerInstance } from '../db/container-instances.ts';
+import { readServiceUnit, servicesOf } from '../db/services.ts';
+import { tasksOfInstance } from '../db/tasks.ts';
+import { emptyWrite, maxTransactionItems, type UnitWrite, writeUnit } from '../db/unit-writes.ts';
+import { definitionOf } from '../ecs/definition-cache.ts';
+import { arns } from '../model/arn.ts';
+import type { ContainerInstanceRecord } from '../model/container-instance.ts';
+import type { ServiceRecord } from '../model/service.ts';
+import type { TaskRecord } from '../model/task.ts';
+import { newTaskRecord, requiredAttributesOf, reservationOf } from '../model/task-factory.ts';
+import { type PlacementInstance, placeTasks } from '../placement/place.ts';
+import type { InstanceView } from './classify.ts';
+import { deterministicId } from './ids.ts';
+import { isEmptyPlan, reconcileService, type ServicePlan } from './service.ts';
+
+/** Tells an instance's agent that its assignments changed (SQS on AWS, in-process locally). */
+export type Doorbell = { ring: (instanceId: string) => Promise<void> };
+
+export type ReconcileDeps = {
+  db: Db;
+  config: BerthConfig;
+  doorbell?: Doorbell;
+  now?: () => Date;
+  /** Figures for metrics: tasks placed and stopped, placement failures. */
+  onMetric?: (
+    name: 'TasksPlaced' | 'TasksStopped' | 'PlacementFailures' | 'ReconcileConflicts',
+    value: number,
+  ) => void;
+};
+
+export type ReconcileOutcome = { wrote: boolean; recheckAt?: string };
+
+/** Starts per pass: a transaction holds 100 items (a task, maybe its instance, the service). */
+const maxStartsPerPass = 40;
+const maxAttempts = 8;
+
+/** The placement engine's view of an instance record. */
+export const placementViewOf = (instance: ContainerInstanceRecord): PlacementInstance => ({
+  id: instance.id,
+  status: instance.status,
+  agentConnected: instance.agentConnected,
+  agentVersion: instance.agentVersion,
+  ec2InstanceId: instance.ec2InstanceId,
+  registeredAt: instance.registeredAt,
+  remaining: instance.remaining,
+  usedPorts: [...(instance.usedPorts ?? [])],
+  usedPortsUdp: [...(instance.usedPortsUdp ?? [])],
+  attributes: instance.attributes,
+  tasks: Object.entries(instance.groups ?? {}).flatMap(([group, count]) =>
+    Array.from({ length: Math.max(0, count) }, () => ({ group, family: '' })),
+  ),
+});
+
+const instanceViewOf = (instance: ContainerInstanceRecord & { disconnectedAt?: string }): InstanceView => ({
+  id: instance.id,
+  status: instance.status,
+  agentConnected: instance.agentConnected,
+  ...(instance.disconnectedAt ? { disconnectedAt: instance.disconnectedAt } : {}),
+});
+
+const placementFailureEvent = (service: ServiceRecord, message: string) =>
+  `service ${service.name} was unable to place a task because ${message}`;
+
+/**
+ * Turns a plan into one guarded write: new tasks placed on instances (capacity as a condition),
+ * stops, finalizations, service fields and events. Returns the instances to ring.
+ */
+const buildWrite = async (
+  deps: ReconcileDeps,
+  service: ServiceRecord,
+  tasks: readonly TaskRecord[],
+  instances: ContainerInstanceRecord[],
+  plan: ServicePlan,
+  at: string,
+): Promise<{ write: UnitWrite; placementMessage?: string }> => {
+  const write = emptyWrite(at);
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  for (const stop of plan.stop) {
+    const task = byId.get(stop.taskId);
+    if (task) write.stops.push({ task, reason: stop.reason, stopCode: stop.stopCode });
+  }
+  for (const finalize of plan.finalize) {
+    const task = byId.get(finalize.taskId);
+    if (task) write.finalizes.push({ task, reason: finalize.reason });
+  }
+  let sequence = service.taskSequence;
+  let placementMessage: string | undefined;
+  const views = instances.map(placementViewOf);
+  for (const start of plan.start) {
+    const definition = await definitionOf(deps.db, deps.config, start.family, start.revision);
+    if (!definition) {
+      placementMessage = `its task definition ${start.family}:${start.revision} is missing.`;
+      continue;
+    }
+    const room = Math.max(
+      0,
+      Math.min(maxStartsPerPass, maxTransactionItems - 10 - write.stops.length) - write.newTasks.length,
+    );
+    const count = Math.min(start.count, room);
+    if (count === 0) break;
+    const result = placeTasks(
+      {
+        reservation: reservationOf(definition),
+        group: `service:${service.name}`,
+        constraints: [
+          ...service.placementConstraints,
+          ...definition.placementConstraints.map((c) => ({
+            type: 'memberOf' as const,
+            expression: c.expression,
+          })),
+        ],
+        strategies: service.placementStrategy,
+        requiredAttributes: requiredAttributesOf(definition),
+        seed: service.version * 7919 + sequence,
+      },
+      views,
+      count,
+    );
+    for (const instanceId of result.placements) {
+      sequence += 1;
+      write.newTasks.push(
+        newTaskRecord({
+          cluster: service.cluster,
+          // Deterministic: two reconcilers deciding the same start write the same task id.
+          id: deterministicId(service.cluster, service.name, service.createdAt, sequence),
+          definition,
+          instanceId,
+          group: `service:${service.name}`,
+          startedBy: start.deploymentId,
+          serviceName: service.name,
+          deploymentId: start.deploymentId,
+          at,
+        }),
+      );
+    }
+    if (result.failure) placementMessage = result.failure.message;
+  }
+  const events = [...plan.events];
+  const serviceSet: Record<string, unknown> = { ...plan.service };
+  if (placementMessage && placementMessage !== service.placementMessage) {
+    events.push(placementFailureEvent(service, placementMessage));
+  }
+  if (placementMessage !== service.placementMessage) serviceSet.placementMessage = placementMessage;
+  if (sequence !== service.taskSequence) serviceSet.taskSequence = sequence;
+  // The service's version guards every write of the unit, even one that changes no field of it.
+  write.service = { cluster: service.cluster, name: service.name, version: service.version, set: serviceSet };
+  write.events = events.map((message, index) => ({
+    cluster: service.cluster,
+    service: service.name,
+    event: {
+      id: deterministicId(service.cluster, service.name, service.version, index, message),
+      // Events of one pass are a millisecond apart so that newest-first keeps their order.
+      createdAt: new Date(Date.parse(at) + index).toISOString(),
+      message,
+    },
+  }));
+  return { write, placementMessage };
+};
+
+const ringAll = async (deps: ReconcileDeps, write: UnitWrite) => {
+  const instances = new Set(
+    [...write.newTasks, ...write.stops.map((stop) => stop.task)].map((task) => task.instanceId),
+  );
+  await Promise.all([...instances].map((instanceId) => deps.doorbell?.ring(instanceId)));
+};
+
+/**
+ * Reconciles one service: re-reads it and its tasks consistently, decides with the pure
+ * reconcileService, writes the decision guarded by the service version, and on a conflict
+ * (someone else wrote first) reads again and decides again.
+ */
+export const reconcileServiceUnit = async (
+  deps: ReconcileDeps,
+  cluster: string,
+  name: string,
+): Promise<ReconcileOutcome> => {
+  const now = deps.now ?? (() => new Date());
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const { service, tasks } = await readServiceUnit(deps.db, cluster, name);
+    if (!service || service.status === 'INACTIVE') return { wrote: false };
+    const instances = await allContainerInstances(deps.db, cluster);
+    const views = new Map(instances.map((instance) => [instance.id, instanceViewOf(instance)]));
+    const at = now();
+    const plan = reconcileService({ service, tasks, instances: views, now: at });
+    if (isEmptyPlan(plan)) return { wrote: false, recheckAt: plan.recheckAt };
+    const { write, placementMessage } = await buildWrite(
+      deps,
+      service,
+      tasks,
+      instances,
+      plan,
+      at.toISOString(),
+    );
+    const nothingToWrite =
+      write.newTasks.length === 0 &&
+      write.stops.length === 0 &&
+      write.finalizes.length === 0 &&
+      write.events.length === 0 &&
+      Object.keys(write.service?.set ?? {}).length === 0;
+    if (nothingToWrite) return { wrote: false, recheckAt: plan.recheckAt };
+    const outcome = await writeUnit(deps.db, write);
+    if (outcome.ok) {
+      deps.onMetric?.('TasksPlaced', write.newTasks.length);
+      deps.onMetric?.('TasksStopped', write.stops.length + write.finalizes.length);
+      if (placementMessage) deps.onMetric?.('PlacementFailures', 1);
+      await ringAll(deps, write);
+      return { wrote: true, recheckAt: plan.recheckAt };
+    }
+    deps.onMetric?.('ReconcileConflicts', 1);
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+  }
+  throw new Error(`reconcile of service ${cluster}/${name} kept conflicting after ${maxAttempts} attempts`);
+};
+
+/**
+ * An instance changed (registered, drained, disconnected, capacity freed, deregistered): finalize
+ * standalone tasks of a deregistered instance, then reconcile the services that may care — those
+ * not at steady state and those with tasks on the instance.
+ */
+export const reconcileInstanceUnit = async (
+  deps: ReconcileDeps,
+  cluster: string,
+  instanceId: string,
+): Promise<ReconcileOutcome> => {
+  const now = (deps.now ?? (() => new Date()))();
+  const [instance, assigned, services] = await Promise.all([
+    getContainerInstance(deps.db, cluster, instanceId),
+    tasksOfInstance(deps.db, instanceId),
+    servicesOf(deps.db, cluster),
+  ]);
+  let wrote = false;
+  if (!instance || instance.status === 'INACTIVE') {
+    const standalone = assigned.filter((task) => !task.serviceName && task.lastStatus !== 'STOPPED');
+    if (standalone.length > 0) {
+      const write = emptyWrite(now.toISOString());
+      write.finalizes = standalone.map((task) => ({ task, reason: 'Container instance was deregistered.' }));
+      wrote = (await writeUnit(deps.db, write)).ok || wrote;
+    }
+  }
+  const withTasksHere = new Set(assigned.filter((t) => t.lastStatus !== 'STOPPED').map((t) => t.serviceName));
+  const targets = services.filter((service) => !service.steadySince || withTasksHere.has(service.name));
+  let recheckAt: string | undefined;
+  for (const service of targets) {
+    const outcome = await reconcileServiceUnit(deps, cluster, service.name);
+    wrote = wrote || outcome.wrote;
+    if (outcome.recheckAt && (!recheckAt || outcome.recheckAt < recheckAt)) recheckAt = outcome.recheckAt;
+  }
+  return { wrote, recheckAt };
+};
+
+export const taskArnOf = (config: BerthConfig, task: Pick<TaskRecord, 'cluster' | 'id'>) =>
+  arns(config).task(task.cluster, task.id);

@@ -1,0 +1,58 @@
+import { type ReconcileUnit, unitOfKey } from '../db/keys.ts';
+import {
+  type ReconcileDeps,
+  type ReconcileOutcome,
+  reconcileInstanceUnit,
+  reconcileServiceUnit,
+} from './apply.ts';
+
+export type { ReconcileUnit };
+
+/**
+ * The unit a changed item belongs to, from its keys alone: the reconciler never trusts a stream
+ * image as the truth and never branches on INSERT/MODIFY/REMOVE — it re-reads the unit.
+ */
+export const unitOfStreamKeys = (
+  keys: { pk?: { S?: string }; sk?: { S?: string } } | undefined,
+): ReconcileUnit => unitOfKey(keys?.pk?.S ?? '', keys?.sk?.S ?? '');
+
+export const unitId = (unit: ReconcileUnit): string =>
+  unit.kind === 'service'
+    ? `service/${unit.cluster}/${unit.service}`
+    : unit.kind === 'instance'
+      ? `instance/${unit.cluster}/${unit.instanceId}`
+      : 'none';
+
+export const reconcileUnit = async (deps: ReconcileDeps, unit: ReconcileUnit): Promise<ReconcileOutcome> => {
+  switch (unit.kind) {
+    case 'service':
+      return reconcileServiceUnit(deps, unit.cluster, unit.service);
+    case 'instance':
+      return reconcileInstanceUnit(deps, unit.cluster, unit.instanceId);
+    case 'none':
+      return { wrote: false };
+  }
+};
+
+/**
+ * Reconciles each distinct unit of a batch once, however many of its records the batch holds.
+ * Returns a function giving each record's outcome (so a failure is reported per record).
+ */
+export const batchReconciler = (
+  deps: ReconcileDeps,
+  onRecheck?: (unit: ReconcileUnit, at: string) => void,
+) => {
+  const running = new Map<string, Promise<ReconcileOutcome>>();
+  return (unit: ReconcileUnit): Promise<ReconcileOutcome> => {
+    const id = unitId(unit);
+    let outcome = running.get(id);
+    if (!outcome) {
+      outcome = reconcileUnit(deps, unit).then((result) => {
+        if (result.recheckAt) onRecheck?.(unit, result.recheckAt);
+        return result;
+      });
+      running.set(id, outcome);
+    }
+    return outcome;
+  };
+};
