@@ -38,6 +38,8 @@ export type LocalHostOptions = {
   withoutScheduler?: boolean;
   /** Where to point DynamoDB (another host's DynamoDB Local) instead of starting one. */
   dynamoEndpoint?: string;
+  /** Count the capacity DynamoDB reports for every call (`db.meter`), for benchmarks. */
+  meter?: boolean;
 };
 
 export type LocalHost = {
@@ -115,7 +117,12 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
   const dynamoEndpoint = options.dynamoEndpoint ?? dynamo?.endpoint ?? '';
   try {
     await ensureTable(dynamoEndpoint, config.tableName);
-    const db = createDb({ table: config.tableName, region: config.region, endpoint: dynamoEndpoint });
+    const db = createDb({
+      table: config.tableName,
+      region: config.region,
+      endpoint: dynamoEndpoint,
+      meter: options.meter,
+    });
     const reconcileDeps: ReconcileDeps = { db, config, doorbell, now };
     route = {
       operator: (request) =>
