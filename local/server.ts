@@ -46,8 +46,8 @@ const send = (res: ServerResponse, response: HttpResponse) => {
  * The local stand-in for API Gateway: every request becomes the same transport-neutral request
  * the Lambda handlers serve, routed by path as the HTTP API's routes are.
  */
-export const createHttpServer = (routes: { operator: Route; agent: Route }): Server =>
-  createServer((req, res) => {
+export const createHttpServer = (routes: { operator: Route; agent: Route }): Server => {
+  const server = createServer((req, res) => {
     toRequest(req)
       .then((request) =>
         request.path.startsWith('/agent/') ? routes.agent(request) : routes.operator(request),
@@ -58,6 +58,12 @@ export const createHttpServer = (routes: { operator: Route; agent: Route }): Ser
         if (!res.headersSent) send(res, { statusCode: 500, headers: {}, body: '' });
       });
   });
+  // Longer than clients' idle sockets (SDKs keep connections alive), so the server never closes one
+  // a client is about to reuse; and longer than the doorbell's 20-second long-poll.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+};
 
 export const listen = (server: Server, port: number, host: string): Promise<number> =>
   new Promise((resolve, reject) => {

@@ -94,18 +94,24 @@ export const syncAgent = async (
   const assigned = await tasksOfInstance(context.db, instance.id);
   const byId = new Map(assigned.map((task) => [task.id, task]));
   const acked: SyncResponse['acked'] = [];
+  // Every report is checked before any is applied: a request about another instance's task
+  // changes nothing at all.
+  for (const report of request.reports) {
+    const id = taskIdOf(report.taskArn);
+    if (!id || byId.has(id)) continue;
+    const elsewhere = await getTask(context.db, instance.cluster, id);
+    if (elsewhere && elsewhere.instanceId !== instance.id) {
+      throw new BerthError(
+        'AccessDeniedException',
+        'auth',
+        `Task ${report.taskArn} is not assigned to this instance.`,
+      );
+    }
+  }
   for (const report of request.reports) {
     const id = taskIdOf(report.taskArn);
     const task = id ? byId.get(id) : undefined;
     if (!task) {
-      const elsewhere = id ? await getTask(context.db, instance.cluster, id) : undefined;
-      if (elsewhere && elsewhere.instanceId !== instance.id) {
-        throw new BerthError(
-          'AccessDeniedException',
-          'auth',
-          `Task ${report.taskArn} is not assigned to this instance.`,
-        );
-      }
       // A task the control plane no longer keeps (expired after stopping): nothing to record.
       acked.push({ taskArn: report.taskArn, seq: report.seq });
       continue;

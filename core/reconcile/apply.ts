@@ -61,7 +61,7 @@ const instanceViewOf = (instance: ContainerInstanceRecord & { disconnectedAt?: s
 });
 
 const placementFailureEvent = (service: ServiceRecord, message: string) =>
-  `service ${service.name} was unable to place a task because ${message}`;
+  `(service ${service.name}) was unable to place a task because ${message}`;
 
 /**
  * Turns a plan into one guarded write: new tasks placed on instances (capacity as a condition),
@@ -139,6 +139,12 @@ const buildWrite = async (
   }
   const events = [...plan.events];
   const serviceSet: Record<string, unknown> = { ...plan.service };
+  // ECS: the service's task definition is its primary deployment's (a rollback restores the old one).
+  const primary = plan.service?.deployments?.find((deployment) => deployment.status === 'PRIMARY');
+  if (primary && (primary.family !== service.family || primary.revision !== service.revision)) {
+    serviceSet.family = primary.family;
+    serviceSet.revision = primary.revision;
+  }
   if (placementMessage && placementMessage !== service.placementMessage) {
     events.push(placementFailureEvent(service, placementMessage));
   }

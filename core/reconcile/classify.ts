@@ -23,11 +23,25 @@ export type Classified = {
   stopped: TaskRecord[];
 };
 
-const isLost = (service: ServiceRecord, instance: InstanceView, now: Date): boolean => {
+/**
+ * When the service's tasks on a disconnected instance count as lost (epoch ms); undefined: never
+ * (connected, or no replace-after-disconnect policy). Without a recorded disconnect time only a
+ * policy of 0 s applies.
+ */
+export const lostAtOf = (
+  service: Pick<ServiceRecord, 'tags'>,
+  instance: InstanceView,
+): number | undefined => {
   const after = replaceAfterDisconnectOf(service);
-  if (instance.agentConnected || after === undefined) return false;
-  const since = instance.disconnectedAt ? Date.parse(instance.disconnectedAt) : now.getTime();
-  return now.getTime() - since >= after * 1000;
+  if (instance.agentConnected || after === undefined) return undefined;
+  if (!instance.disconnectedAt) return after === 0 ? Number.NEGATIVE_INFINITY : undefined;
+  const since = Date.parse(instance.disconnectedAt);
+  return Number.isNaN(since) ? undefined : since + after * 1000;
+};
+
+const isLost = (service: ServiceRecord, instance: InstanceView, now: Date): boolean => {
+  const lostAt = lostAtOf(service, instance);
+  return lostAt !== undefined && now.getTime() >= lostAt;
 };
 
 /** Sorts a service's tasks into the reconciler's categories (see README.md). */

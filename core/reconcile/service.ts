@@ -7,6 +7,7 @@ import {
   type InstanceView,
   isHealthy,
   isUnhealthy,
+  lostAtOf,
 } from './classify.ts';
 import { deploymentIdOf } from './ids.ts';
 
@@ -30,7 +31,10 @@ export type ServicePlan = {
   /** Service fields to write (guarded by its version); undefined when none changed. */
   service?: Partial<Pick<ServiceRecord, 'deployments' | 'status' | 'steadySince' | 'retryAfter'>>;
   events: string[];
-  /** When time alone will change the decision (backoff ending); the host looks again then. */
+  /**
+   * When time alone will change the decision (a backoff ending, a disconnected instance's tasks
+   * becoming lost); the host looks again then.
+   */
   recheckAt?: string;
 };
 
@@ -125,10 +129,13 @@ export const reconcileService = (input: ReconcileInput): ServicePlan => {
   }
   const active = classified.active.filter((task) => !stopped.has(task.id));
 
-  // Starts: the primary deployment up to the desired count, within the ceiling.
+  // Starts: the primary deployment up to the desired count, within the ceiling. Tasks stopped just
+  // above still occupy their instances until their agents report them STOPPED, so they count.
   const primaryKeep = active.filter((task) => task.deploymentId === primary?.id && !onDraining(task));
-  const occupying = active.length + classified.stopping.length;
-  const backoff = backoffUntil(input.tasks);
+  const occupying = classified.active.length + classified.stopping.length;
+  // ECS: a service updated to a new task definition leaves the throttle at once, so only the
+  // primary deployment's own failures hold its starts back.
+  const backoff = backoffUntil(input.tasks.filter((task) => task.deploymentId === primary?.id));
   const backingOff = backoff.until !== undefined && backoff.until > now.getTime();
   const rolloutFailed = primary?.rolloutState === 'FAILED';
   if (primary && !backingOff && !rolloutFailed) {
@@ -142,13 +149,23 @@ export const reconcileService = (input: ReconcileInput): ServicePlan => {
       });
     }
   }
-  if (backingOff && backoff.until !== undefined) {
-    plan.recheckAt = new Date(backoff.until).toISOString();
-    if (service.retryAfter !== plan.recheckAt) {
-      plan.events.push(
-        `service ${service.name} is unable to consistently start tasks successfully. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.`,
-      );
-    }
+  // Time alone changes two decisions: a backoff ending, and a disconnected instance's tasks becoming
+  // lost. The host looks again at the earlier one (an empty plan still carries it, so no write is
+  // needed for a steady service). Only the backoff's end is stored, so its event is said once a window.
+  const lostAts = [...classified.active, ...classified.stopping]
+    .map((task) => {
+      const view = instanceOf(task);
+      return view ? lostAtOf(service, view) : undefined;
+    })
+    .filter((time): time is number => time !== undefined && time > now.getTime());
+  const backoffEnds = backingOff ? backoff.until : undefined;
+  const wakeAts = backoffEnds === undefined ? lostAts : [backoffEnds, ...lostAts];
+  if (wakeAts.length > 0) plan.recheckAt = new Date(Math.min(...wakeAts)).toISOString();
+  const retryAfter = backoffEnds === undefined ? undefined : new Date(backoffEnds).toISOString();
+  if (retryAfter !== undefined && service.retryAfter !== retryAfter) {
+    plan.events.push(
+      `(service ${service.name}) is unable to consistently start tasks successfully. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.`,
+    );
   }
 
   // Stops: what must go — old deployments, excess primary tasks, tasks on draining instances —
@@ -186,8 +203,15 @@ export const reconcileService = (input: ReconcileInput): ServicePlan => {
       current.failedTasks = failedTasks;
       current.updatedAt = at;
     }
+    // Lost tasks were replaced and asked to stop: an instance that never comes back must not keep
+    // a deployment from settling.
+    const lost = new Set(classified.lost.map((task) => task.id));
     const others = input.tasks.filter(
-      (task) => task.deploymentId !== primary.id && task.lastStatus !== 'STOPPED' && !stopped.has(task.id),
+      (task) =>
+        task.deploymentId !== primary.id &&
+        task.lastStatus !== 'STOPPED' &&
+        !stopped.has(task.id) &&
+        !lost.has(task.id),
     );
     const primaryHealthyOnActive = primaryKeep.filter(isHealthy).length;
     const steady =
@@ -207,8 +231,17 @@ export const reconcileService = (input: ReconcileInput): ServicePlan => {
       current.rolloutStateReason = `ECS deployment circuit breaker: tasks failed to start.`;
       current.updatedAt = at;
       plan.events.push(`${describeDeployment(service, current)} deployment failed: tasks failed to start.`);
+      // A failed deployment launches nothing more, rollback or not.
+      plan.start = [];
+      // ECS rolls back to the last deployment that completed, never to another unfinished or failed
+      // one (two broken definitions would otherwise roll back to each other forever).
       const previous = deployments
-        .filter((deployment) => deployment.id !== current.id && deployment.status !== 'INACTIVE')
+        .filter(
+          (deployment) =>
+            deployment.id !== current.id &&
+            deployment.status !== 'INACTIVE' &&
+            deployment.rolloutState === 'COMPLETED',
+        )
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       if (deploymentCircuitBreaker.rollback && previous) {
         const rollback: Deployment = {
@@ -228,8 +261,6 @@ export const reconcileService = (input: ReconcileInput): ServicePlan => {
         plan.events.push(
           `${describeDeployment(service, current)} deployment failed: rolling back to deployment ${previous.id}.`,
         );
-        // Stop starting tasks of the failed definition in this pass.
-        plan.start = [];
       }
     } else if (steady && current && current.rolloutState !== 'COMPLETED') {
       current.rolloutState = 'COMPLETED';
@@ -241,24 +272,24 @@ export const reconcileService = (input: ReconcileInput): ServicePlan => {
       deployments = deployments.filter((deployment) => deployment.id === current.id);
     }
     if (steady && !service.steadySince) {
-      plan.events.push(`service ${service.name} has reached a steady state.`);
+      plan.events.push(`(service ${service.name}) has reached a steady state.`);
     }
     const serviceChanges: NonNullable<ServicePlan['service']> = {};
     if (JSON.stringify(deployments) !== JSON.stringify(service.deployments))
       serviceChanges.deployments = deployments;
     if (steady && !service.steadySince) serviceChanges.steadySince = at;
     if (!steady && service.steadySince) serviceChanges.steadySince = undefined;
-    if (plan.recheckAt !== service.retryAfter && (plan.recheckAt || service.retryAfter)) {
-      serviceChanges.retryAfter = plan.recheckAt;
+    if (retryAfter !== service.retryAfter && (retryAfter || service.retryAfter)) {
+      serviceChanges.retryAfter = retryAfter;
     }
     if (Object.keys(serviceChanges).length > 0) plan.service = serviceChanges;
   }
 
-  // A deleted service disappears once nothing of it is live any more.
+  // A deleted service disappears once nothing of it is live any more (lost tasks are asked to stop
+  // and their instance may never return; should it, its agent still finds them desired STOPPED).
   if (service.status === 'DRAINING') {
-    const live = input.tasks.filter(
-      (task) => task.lastStatus !== 'STOPPED' && !plan.finalize.some((f) => f.taskId === task.id),
-    );
+    const settled = new Set([...classified.gone, ...classified.lost].map((task) => task.id));
+    const live = input.tasks.filter((task) => task.lastStatus !== 'STOPPED' && !settled.has(task.id));
     if (live.length === 0) plan.service = { ...plan.service, status: 'INACTIVE' };
   }
   return plan;

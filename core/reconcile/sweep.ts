@@ -4,6 +4,8 @@ import { clusterPartition } from '../db/container-instances.ts';
 import { servicesOf } from '../db/services.ts';
 import { tasksOfCluster } from '../db/tasks.ts';
 import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
+import { replaceAfterDisconnectOf, type ServiceRecord } from '../model/service.ts';
+import type { TaskRecord } from '../model/task.ts';
 import { type ReconcileDeps, reconcileServiceUnit } from './apply.ts';
 
 export type SweepSettings = {
@@ -35,14 +37,25 @@ export const sweep = async (
     for (const item of page.items) {
       const cluster = String(item.name);
       const { instances, heartbeats } = await clusterPartition(deps.db, cluster);
+      /** When each disconnected instance went silent. */
+      const silentSince = new Map<string, number>();
       for (const instance of instances) {
-        if (!instance.agentConnected || instance.status === 'INACTIVE') continue;
+        if (instance.status === 'INACTIVE') continue;
+        if (!instance.agentConnected) {
+          const since = instance.disconnectedAt;
+          silentSince.set(instance.id, since ? Date.parse(since) : now.getTime());
+          continue;
+        }
         const lastSeen = heartbeats.get(instance.id) ?? instance.registeredAt;
         if (now.getTime() - Date.parse(lastSeen) > settings.graceSeconds * 1000) {
-          if (await setAgentConnected(deps.db, cluster, instance.id, false, at)) report.disconnected += 1;
+          if (await setAgentConnected(deps.db, cluster, instance.id, false, at)) {
+            report.disconnected += 1;
+            silentSince.set(instance.id, now.getTime());
+          }
         }
       }
-      const stuck = (await tasksOfCluster(deps.db, cluster)).filter(
+      const tasks = await tasksOfCluster(deps.db, cluster);
+      const stuck = tasks.filter(
         (task) =>
           task.desiredStatus === 'RUNNING' &&
           (task.lastStatus === 'PROVISIONING' || task.lastStatus === 'PENDING') &&
@@ -62,8 +75,29 @@ export const sweep = async (
           await deps.doorbell?.ring(task.instanceId);
         }
       }
+      // The disconnect policy is time-based too: nothing is written when an instance's silence
+      // outlasts a service's berth:replace-after-disconnect, so the sweep looks again.
+      const silentFor = (task: TaskRecord) =>
+        now.getTime() - (silentSince.get(task.instanceId) ?? now.getTime());
+      const lostTasksOf = (service: ServiceRecord) => {
+        const after = replaceAfterDisconnectOf(service);
+        return (
+          after !== undefined &&
+          tasks.some(
+            (task) =>
+              task.serviceName === service.name &&
+              task.desiredStatus === 'RUNNING' &&
+              task.lastStatus !== 'STOPPED' &&
+              silentSince.has(task.instanceId) &&
+              silentFor(task) >= after * 1000,
+          )
+        );
+      };
       for (const service of await servicesOf(deps.db, cluster)) {
-        const due = !service.steadySince || (service.retryAfter !== undefined && service.retryAfter <= at);
+        const due =
+          !service.steadySince ||
+          (service.retryAfter !== undefined && service.retryAfter <= at) ||
+          lostTasksOf(service);
         if (!due) continue;
         await reconcileServiceUnit(deps, cluster, service.name);
         report.servicesReconciled += 1;

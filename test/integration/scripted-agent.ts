@@ -1,7 +1,24 @@
+import {
+  DescribeTasksCommand,
+  ListTasksCommand,
+  type ListTasksCommandInput,
+  type Task,
+} from '@aws-sdk/client-ecs';
 import type { AssignedTask, SyncResponse, TaskReport } from '../../core/protocol/agent.ts';
 import { registerAgent, type TestBerth } from './harness.ts';
 
-type Held = { task: AssignedTask; status: 'PENDING' | 'RUNNING' | 'STOPPED'; seq: number; acked: number };
+type Held = {
+  task: AssignedTask;
+  status: 'PENDING' | 'RUNNING' | 'STOPPED';
+  seq: number;
+  acked: number;
+  /** Task-level fields of the latest report (stopCode, stoppedReason), sent again until acknowledged. */
+  extra?: Partial<TaskReport>;
+};
+
+/** Whether a task matches an entry of `failing`/`stalling`: its family, or `family:revision`. */
+const matches = (entries: ReadonlySet<string>, task: AssignedTask) =>
+  entries.has(task.family) || entries.has(`${task.family}:${task.revision}`);
 
 /**
  * A scripted agent speaking the real agent API over HTTP: it starts what it is assigned at once
@@ -11,8 +28,10 @@ export class ScriptedAgent {
   readonly held = new Map<string, Held>();
   assignmentVersion = 0;
   connected = true;
-  /** Containers of these families exit at once with code 1 (a task that cannot start). */
+  /** Containers of these families (or `family:revision`) exit at once with code 1 (a task that cannot start). */
   readonly failing = new Set<string>();
+  /** Tasks of these families (or `family:revision`) are reported PENDING and never start (a stuck pull). */
+  readonly stalling = new Set<string>();
 
   private constructor(
     private readonly berth: TestBerth,
@@ -29,20 +48,11 @@ export class ScriptedAgent {
     return this.containerInstanceArn.split('/').pop() ?? '';
   }
 
-  private report(held: Held, status: Held['status'], extra: Partial<TaskReport> = {}): TaskReport {
+  /** Records a new state of a task; the next sync reports it (and again until acknowledged). */
+  private report(held: Held, status: Held['status'], extra: Partial<TaskReport> = {}): void {
     held.status = status;
     held.seq += 1;
-    return {
-      taskArn: held.task.taskArn,
-      seq: held.seq,
-      lastStatus: status,
-      containers: held.task.containers.map((c) => ({
-        name: c.name,
-        lastStatus: status,
-        ...(status === 'STOPPED' ? { exitCode: extra.stopCode === 'EssentialContainerExited' ? 1 : 0 } : {}),
-      })),
-      ...extra,
-    };
+    held.extra = extra;
   }
 
   /** One sync: report every unacknowledged change, then act on the desired set. */
@@ -72,11 +82,13 @@ export class ScriptedAgent {
         if (task.desiredStatus === 'STOPPED' && held.status !== 'STOPPED') {
           this.report(held, 'STOPPED', { stoppedReason: 'Stopped by the scheduler' });
         } else if (task.desiredStatus === 'RUNNING' && held.status === 'PENDING' && held.seq === 0) {
-          if (this.failing.has(task.family)) {
+          if (matches(this.failing, task)) {
             this.report(held, 'STOPPED', {
               stopCode: 'EssentialContainerExited',
               stoppedReason: 'Essential container in task exited',
             });
+          } else if (matches(this.stalling, task)) {
+            this.report(held, 'PENDING');
           } else {
             this.report(held, 'RUNNING');
           }
@@ -90,17 +102,17 @@ export class ScriptedAgent {
   }
 
   private currentReport(held: Held): TaskReport {
+    const exitCode = held.extra?.stopCode === 'EssentialContainerExited' ? 1 : 0;
     return {
       taskArn: held.task.taskArn,
       seq: held.seq,
       lastStatus: held.status,
-      containers: held.task.containers.map((c) => ({ name: c.name, lastStatus: held.status })),
-      ...(held.status === 'STOPPED' && this.failing.has(held.task.family)
-        ? {
-            stopCode: 'EssentialContainerExited' as const,
-            stoppedReason: 'Essential container in task exited',
-          }
-        : {}),
+      containers: held.task.containers.map((c) => ({
+        name: c.name,
+        lastStatus: held.status,
+        ...(held.status === 'STOPPED' ? { exitCode } : {}),
+      })),
+      ...held.extra,
     };
   }
 
@@ -109,22 +121,66 @@ export class ScriptedAgent {
   }
 }
 
-/** Syncs every agent until a pass changes nothing (reports all acknowledged, no new assignments). */
-export const settle = async (berth: TestBerth, agents: ScriptedAgent[], rounds = 30): Promise<void> => {
+const fingerprint = (agents: ScriptedAgent[]) =>
+  agents
+    .map(
+      (a) =>
+        `${a.assignmentVersion}:${[...a.held.values()].map((h) => `${h.status}${h.seq}/${h.acked}`).join(',')}`,
+    )
+    .join('|');
+
+/**
+ * Syncs every agent until a pass changes nothing (reports all acknowledged, no new assignments).
+ * `others`: more control planes on the same table, whose reconcilers are waited for as well.
+ */
+export const settle = async (
+  berth: TestBerth,
+  agents: ScriptedAgent[],
+  rounds = 30,
+  others: { drain: () => Promise<void> }[] = [],
+): Promise<void> => {
+  const drainAll = async () => {
+    await berth.drain();
+    for (const other of others) await other.drain();
+  };
   for (let round = 0; round < rounds; round++) {
-    await berth.drain();
-    const before = agents.map(
-      (a) =>
-        `${a.assignmentVersion}:${[...a.held.values()].map((h) => `${h.status}${h.seq}/${h.acked}`).join(',')}`,
-    );
+    await drainAll();
+    const before = fingerprint(agents);
     for (const agent of agents) if (agent.connected) await agent.sync();
-    await berth.drain();
+    await drainAll();
     for (const agent of agents) if (agent.connected) await agent.sync();
-    const after = agents.map(
-      (a) =>
-        `${a.assignmentVersion}:${[...a.held.values()].map((h) => `${h.status}${h.seq}/${h.acked}`).join(',')}`,
-    );
-    if (before.join('|') === after.join('|')) return;
+    if (fingerprint(agents) === before) return;
   }
   throw new Error('the fleet did not settle');
+};
+
+/** One round of the fleet: the reconciler catches up, every connected agent syncs once, it catches up again. */
+export const syncRound = async (berth: TestBerth, agents: ScriptedAgent[]): Promise<void> => {
+  await berth.drain();
+  for (const agent of agents) if (agent.connected) await agent.sync();
+  await berth.drain();
+};
+
+/** Every task of a cluster matching a ListTasks filter, described (desired RUNNING and STOPPED). */
+export const tasksOf = async (
+  berth: TestBerth,
+  filter: Omit<ListTasksCommandInput, 'desiredStatus' | 'nextToken'> & { cluster: string },
+): Promise<Task[]> => {
+  const arns: string[] = [];
+  for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
+    let nextToken: string | undefined;
+    do {
+      const page = await berth.ecs.send(new ListTasksCommand({ ...filter, desiredStatus, nextToken }));
+      arns.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  const tasks: Task[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const answer = await berth.ecs.send(
+      new DescribeTasksCommand({ cluster: filter.cluster, tasks: arns.slice(i, i + 100) }),
+    );
+    tasks.push(...(answer.tasks ?? []));
+  }
+  return tasks;
 };
