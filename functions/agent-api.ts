@@ -1,7 +1,11 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
-import { depsFromEnv, type HandlerDeps, lazily } from './deps.ts';
+import { metricNames } from '../core/metrics.ts';
+import { agentApiPrefix } from '../core/protocol/agent.ts';
+import { depsFromEnv, flushMetrics, type HandlerDeps, lazily, logger, metrics } from './deps.ts';
 import { requestOf, resultOf } from './http.ts';
 
 /** The agent endpoint (`/agent/v1/…`). */
@@ -12,6 +16,7 @@ export const createAgentApiHandler =
       await handleAgentRequest(
         {
           ...deps,
+          doorbellQueues: deps.doorbells,
           onError: (error, context) =>
             deps.logger.error('agent request failed', { error: error as Error, ...context }),
         },
@@ -20,4 +25,20 @@ export const createAgentApiHandler =
     );
 
 const built = lazily(() => createAgentApiHandler(depsFromEnv()));
-export const handler = middy((event: APIGatewayProxyEventV2) => built()(event));
+
+export const handler = middy(async (event: APIGatewayProxyEventV2) => {
+  const result = await built()(event);
+  // A sync every minute from every agent is API Gateway's Count; an EMF line for each would cost
+  // more in log ingestion than the sync itself. Registrations and failures are counted here.
+  const route = `${event.requestContext.http.method} ${event.rawPath}`;
+  const failed = (result.statusCode ?? 500) >= 500;
+  if (route !== `POST ${agentApiPrefix}/sync` || failed) {
+    metrics.addMetadata('route', route);
+    metrics.addMetadata('statusCode', String(result.statusCode));
+    metrics.addMetric(metricNames.agentRequests, MetricUnit.Count, 1);
+  }
+  if (failed) metrics.addMetric(metricNames.agentServerErrors, MetricUnit.Count, 1);
+  return result;
+})
+  .use(injectLambdaContext(logger))
+  .use({ after: flushMetrics, onError: flushMetrics });

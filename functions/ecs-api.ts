@@ -1,7 +1,11 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
-import { depsFromEnv, type HandlerDeps, lazily } from './deps.ts';
+import { metricNames } from '../core/metrics.ts';
+import { adminKeysFromSsm } from './admin-keys.ts';
+import { depsFromEnv, flushMetrics, type HandlerDeps, lazily, logger, metrics } from './deps.ts';
 import { requestOf, resultOf } from './http.ts';
 
 /** The ECS/SSM operator endpoint (`POST /`). */
@@ -12,6 +16,8 @@ export const createEcsApiHandler =
       await handleOperatorRequest(
         {
           ...deps,
+          doorbell: deps.doorbells,
+          doorbellQueues: deps.doorbells,
           onError: (error, context) =>
             deps.logger.error('operator request failed', { error: error as Error, ...context }),
         },
@@ -19,5 +25,21 @@ export const createEcsApiHandler =
       ),
     );
 
-const built = lazily(() => createEcsApiHandler(depsFromEnv()));
-export const handler = middy((event: APIGatewayProxyEventV2) => built()(event));
+const built = lazily(() => {
+  const deps = depsFromEnv();
+  const lookupSecret = adminKeysFromSsm(process.env.BERTH_ADMIN_KEYS_PARAMETER, deps.lookupSecret);
+  return createEcsApiHandler({ ...deps, lookupSecret });
+});
+
+export const handler = middy(async (event: APIGatewayProxyEventV2) => {
+  const result = await built()(event);
+  // The action is a property, not a dimension (core/metrics.ts): Logs Insights groups by it.
+  metrics.addMetadata('action', event.headers?.['x-amz-target']?.split('.').pop() ?? 'none');
+  metrics.addMetadata('statusCode', String(result.statusCode));
+  metrics.addMetric(metricNames.operatorRequests, MetricUnit.Count, 1);
+  if ((result.statusCode ?? 500) >= 500)
+    metrics.addMetric(metricNames.operatorServerErrors, MetricUnit.Count, 1);
+  return result;
+})
+  .use(injectLambdaContext(logger))
+  .use({ after: flushMetrics, onError: flushMetrics });

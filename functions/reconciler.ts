@@ -1,9 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { metricNames } from '../core/metrics.ts';
 import type { ReconcileDeps } from '../core/reconcile/apply.ts';
 import { batchReconciler, type ReconcileUnit, unitOfStreamKeys } from '../core/reconcile/units.ts';
-import { depsFromEnv, lazily, logger } from './deps.ts';
+import { depsFromEnv, flushMetrics, lazily, logger, metrics } from './deps.ts';
 
 /**
  * The stream consumer: each record's keys name a unit; each unit is reconciled once per batch;
@@ -24,11 +27,23 @@ export const createReconcilerHandler =
   };
 
 const reconciler = lazily(() => {
-  const { db, config } = depsFromEnv();
+  const { db, config, doorbells } = depsFromEnv();
   return createReconcilerHandler({
     db,
     config,
-    onMetric: (name, value) => logger.debug('metric', { name, value }),
+    doorbell: doorbells,
+    onMetric: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
   });
 });
-export const handler = middy((event: DynamoDBStreamEvent) => reconciler()(event));
+
+export const handler = middy(async (event: DynamoDBStreamEvent) => {
+  const response = await reconciler()(event);
+  // From the oldest change in the batch to its reconcile being written (stream times are seconds).
+  const oldest = Math.min(...event.Records.map((r) => r.dynamodb?.ApproximateCreationDateTime ?? Infinity));
+  if (Number.isFinite(oldest)) {
+    metrics.addMetric(metricNames.reconcileLatency, MetricUnit.Milliseconds, Date.now() - oldest * 1000);
+  }
+  return response;
+})
+  .use(injectLambdaContext(logger))
+  .use({ after: flushMetrics, onError: flushMetrics });

@@ -5,7 +5,7 @@ import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
 import { agentApiPrefix, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { parseInput } from './action.ts';
 import { authenticateAgent, syncAgent } from './agent-sync.ts';
-import { createContext } from './context.ts';
+import { createContext, type DoorbellQueues } from './context.ts';
 import { registerInstance } from './register-instance.ts';
 import { maxRequestBytes } from './serve.ts';
 
@@ -17,6 +17,8 @@ export type AgentDeps = {
   config: BerthConfig;
   /** Locally the doorbell is in-process; on AWS the long-poll goes to SQS and never reaches here. */
   doorbell?: DoorbellWaiter;
+  /** On AWS: creates the instance's doorbell queue at registration. */
+  doorbellQueues?: DoorbellQueues;
   now?: () => Date;
   onError?: (error: unknown, context: { route: string }) => void;
 };
@@ -59,7 +61,10 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
         `The request body is larger than ${maxRequestBytes} bytes.`,
       );
     }
-    const context = createContext(deps.db, deps.config, { accessKeyId: 'agent' }, deps.now);
+    const context = {
+      ...createContext(deps.db, deps.config, { accessKeyId: 'agent' }, deps.now),
+      doorbellQueues: deps.doorbellQueues,
+    };
     if (route === `POST ${agentApiPrefix}/register`) {
       const input = parseInput(RegisterRequest, parseJson(request.body));
       return jsonResponse(200, await registerInstance(context, input));

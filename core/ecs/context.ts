@@ -2,6 +2,15 @@ import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { arns } from '../model/arn.ts';
 
+/**
+ * Each instance's doorbell where it needs provisioning (one SQS queue per instance on AWS): created
+ * at registration, deleted at deregistration. `berth up`'s in-process doorbell needs neither.
+ */
+export type DoorbellQueues = {
+  create: (instanceId: string) => Promise<void>;
+  delete: (instanceId: string) => Promise<void>;
+};
+
 /** What every ECS/SSM action runs with. The clock is passed in so tests can move it. */
 export type ActionContext = {
   db: Db;
@@ -12,6 +21,7 @@ export type ActionContext = {
   caller: { accessKeyId: string };
   /** Rings an instance's agent after its assignments changed. */
   doorbell?: { ring: (instanceId: string) => Promise<void> };
+  doorbellQueues?: DoorbellQueues;
 };
 
 export const createContext = (

@@ -7,7 +7,7 @@ import { BerthError, clientError, httpStatusOf, isBerthError } from '../errors.t
 import type { HttpRequest, HttpResponse } from '../http.ts';
 import { parseInput } from './action.ts';
 import { actions, ssmTargetPrefix } from './actions.ts';
-import { createContext } from './context.ts';
+import { createContext, type DoorbellQueues } from './context.ts';
 
 /** ECS task definitions are at most 64 KiB; twice that leaves room for every other request. */
 export const maxRequestBytes = 128 * 1024;
@@ -18,6 +18,8 @@ export type OperatorDeps = {
   lookupSecret: SecretLookup;
   now?: () => Date;
   doorbell?: { ring: (instanceId: string) => Promise<void> };
+  /** On AWS: deletes an instance's doorbell queue when it is deregistered. */
+  doorbellQueues?: DoorbellQueues;
   /** Called with unexpected errors, which are answered without their details. */
   onError?: (error: unknown, context: { target?: string; requestId: string }) => void;
 };
@@ -82,13 +84,10 @@ export const handleOperatorRequest = async (
       throw new BerthError('UnknownOperationException', 'input', `Unknown operation ${target ?? ''}`.trim());
     checkScope(caller, target ?? '', deps.config);
     const input = parseInput(action.input, parseBody(request.body));
-    const context = createContext(
-      deps.db,
-      deps.config,
-      { accessKeyId: caller.accessKeyId },
-      now,
-      deps.doorbell,
-    );
+    const context = {
+      ...createContext(deps.db, deps.config, { accessKeyId: caller.accessKeyId }, now, deps.doorbell),
+      doorbellQueues: deps.doorbellQueues,
+    };
     const output = await action.run(context, input);
     return {
       statusCode: 200,

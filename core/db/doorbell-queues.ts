@@ -1,0 +1,73 @@
+import { CreateQueueCommand, DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  type DoorbellLocation,
+  doorbellQueueAttributes,
+  doorbellQueueName,
+  doorbellQueueUrl,
+} from './doorbell-settings.ts';
+
+/**
+ * The doorbells of a stage on AWS: one SQS queue per container instance (the only place Berth
+ * talks to SQS). Implements both the reconciler's `Doorbell` (ring) and the registration's
+ * `DoorbellQueues` (create at registration, delete at deregistration).
+ */
+export type SqsDoorbells = {
+  /** Tells the instance's agent to sync. Never throws: see below. */
+  ring: (instanceId: string) => Promise<void>;
+  /** Creates the instance's queue; idempotent (same name, same attributes). Throws on failure. */
+  create: (instanceId: string) => Promise<void>;
+  /** Deletes the instance's queue. Never throws: see below. */
+  delete: (instanceId: string) => Promise<void>;
+};
+
+export type SqsDoorbellOptions = DoorbellLocation & {
+  /** An SQS-compatible endpoint (tests); absent on AWS. */
+  endpoint?: string;
+  /** Failures that are reported rather than thrown (ring, delete). */
+  onError?: (error: unknown, context: { action: 'ring' | 'delete'; instanceId: string }) => void;
+};
+
+/** SQS names a missing queue QueueDoesNotExist (JSON protocol) or by its older query-protocol code. */
+const isMissingQueue = (error: unknown): boolean =>
+  error instanceof Error &&
+  (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue');
+
+export const createSqsDoorbells = (options: SqsDoorbellOptions): SqsDoorbells => {
+  const client = new SQSClient({
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    maxAttempts: 3,
+  });
+  const urlOf = (instanceId: string) => doorbellQueueUrl(options, instanceId);
+  return {
+    // A ring follows a committed write, so failing the caller would only make it redo work that is
+    // already done (and a redone reconcile writes nothing, so it would not ring again). A lost ring
+    // costs latency, not correctness: the agent syncs at least every heartbeat. A missing queue
+    // means the instance was deregistered: nobody is listening.
+    ring: async (instanceId) => {
+      try {
+        await client.send(new SendMessageCommand({ QueueUrl: urlOf(instanceId), MessageBody: 'ring' }));
+      } catch (error) {
+        if (!isMissingQueue(error)) options.onError?.(error, { action: 'ring', instanceId });
+      }
+    },
+    create: async (instanceId) => {
+      await client.send(
+        new CreateQueueCommand({
+          QueueName: doorbellQueueName(options.prefix, instanceId),
+          Attributes: { ...doorbellQueueAttributes },
+          tags: { 'berth:container-instance': instanceId },
+        }),
+      );
+    },
+    // Runs after the deregistration committed. An orphaned, empty queue costs nothing (SQS bills
+    // requests, not queues), so a failure is reported with the instance id for cleanup, not thrown.
+    delete: async (instanceId) => {
+      try {
+        await client.send(new DeleteQueueCommand({ QueueUrl: urlOf(instanceId) }));
+      } catch (error) {
+        if (!isMissingQueue(error)) options.onError?.(error, { action: 'delete', instanceId });
+      }
+    },
+  };
+};
