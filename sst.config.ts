@@ -10,7 +10,8 @@ export default $config({
       home: 'aws',
       removal: precious ? 'retain' : 'remove',
       protect: precious,
-      providers: { aws: { region: regionOf(process.env) } },
+      // Every provider infra/ imports must be listed, so `sst install` fetches it before the config loads.
+      providers: { aws: { region: regionOf(process.env) }, random: '4.18.0' },
     };
   },
   async run() {
