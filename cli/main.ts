@@ -1,6 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { LocalStartError } from '../local/dynamodb.ts';
 import { startLocalHost } from '../local/host.ts';
+import { addAgentCommand } from './agent.ts';
+import { addStatusCommand } from './status.ts';
+import { addWatchCommand } from './watch.ts';
 
 const portOption = (value: string): number => {
   const port = Number(value);
@@ -55,6 +58,10 @@ Press Ctrl-C to stop; data is kept for the next start${host.dataDir ? '' : ' (no
       process.on('SIGTERM', stop);
     },
   );
+
+addAgentCommand(program);
+addStatusCommand(program);
+addWatchCommand(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof LocalStartError || error instanceof Error) {

@@ -1,0 +1,376 @@
+import { mkdirSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { SyncRequest, SyncResponse } from '../core/protocol/agent.ts';
+import { jitteredBackoff, sleep } from './backoff.ts';
+import { AgentApiError, type ApiClient, createApiClient } from './client.ts';
+import type { AgentConfig } from './config.ts';
+import { type EngineSettings, TaskEngine } from './engine.ts';
+import { readTextIfExists } from './files.ts';
+import { type Identity, loadIdentity, saveIdentity } from './identity.ts';
+import { createLogger, type Logger } from './log.ts';
+import { reportBatch } from './reports.ts';
+import { hostAttributes, hostResources } from './resources.ts';
+import type { ContainerRuntime, RegistryAuth } from './runtime/types.ts';
+import { type AgentState, loadState, saveState } from './state.ts';
+import { agentVersion } from './version.ts';
+
+export type AgentOptions = {
+  config: AgentConfig;
+  runtime: ContainerRuntime;
+  log?: Logger;
+  /** Where proxy variables are read (process.env by default). */
+  env?: Record<string, string | undefined>;
+  random?: () => number;
+  /** Seconds a doorbell long-poll waits (the server caps it at 20). */
+  doorbellWaitSeconds?: number;
+  /** How often every container is inspected in case an engine event was missed. */
+  observeIntervalMs?: number;
+  /** Called after each successful sync (tests and the benchmark watch the exchange). */
+  onSync?: (request: SyncRequest, response: SyncResponse) => void;
+};
+
+/** The most reports one sync carries (the server's limit). */
+const maxReportsPerSync = 200;
+const linkBackoff = { baseMs: 500, maxMs: 30_000 };
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The edge agent: registers once, then keeps two loops — a doorbell long-poll, and syncs (when
+ * rung, when unsure, when a report waits, when the heartbeat is due) — while the task engine
+ * drives the container runtime. It works without the control plane from the first second: state
+ * and identity are on disk, containers are found by label.
+ */
+export class Agent {
+  readonly log: Logger;
+  readonly state: AgentState;
+  readonly engine: TaskEngine;
+  identity: Identity | undefined;
+  /** Whether the last exchange with the control plane succeeded. */
+  online = false;
+  private client?: ApiClient;
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+  private wakeUp?: () => void;
+  private woken = false;
+  private syncWanted = true;
+  private forceFullSet: boolean;
+  private sentResources = false;
+  private lastSyncAt = 0;
+  private heartbeatMs = 60_000;
+  private saveTimer?: NodeJS.Timeout;
+  private soon?: NodeJS.Timeout;
+  private lastSent: { taskArn: string; seq: number }[] = [];
+  private readonly random: () => number;
+  private readonly settings: EngineSettings;
+
+  constructor(private readonly options: AgentOptions) {
+    const { config } = options;
+    this.log = options.log ?? createLogger(config.logLevel);
+    this.random = options.random ?? Math.random;
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    this.identity = loadIdentity(config.dataDir);
+    const loaded = loadState(config.dataDir);
+    if (loaded.problem) this.log.warn(loaded.problem);
+    this.state = loaded.state;
+    // Without trustworthy state, ask for the whole desired set even if versions would match.
+    this.forceFullSet = loaded.fresh;
+    this.settings = {
+      cluster: this.identity?.cluster ?? config.cluster ?? 'default',
+      containerInstanceArn: this.identity?.containerInstanceArn ?? '',
+      pullBehavior: config.pullBehavior,
+      stopTimeoutSeconds: config.stopTimeoutSeconds,
+      cleanupWaitMs: config.cleanupWaitSeconds * 1000,
+      observeIntervalMs: options.observeIntervalMs ?? 15_000,
+      restart: {
+        baseMs: config.restartBackoffSeconds * 1000,
+        maxMs: config.restartBackoffMaxSeconds * 1000,
+        resetAfterMs: Math.max(60_000, config.restartBackoffMaxSeconds * 2000),
+      },
+      registryCredentials: this.registryCredentials(),
+    };
+    this.engine = new TaskEngine({
+      state: this.state,
+      runtime: options.runtime,
+      log: this.log,
+      now: () => Date.now(),
+      isOffline: () => !this.online,
+      onReport: (urgent) => (urgent ? this.wake() : this.wakeSoon()),
+      saveNow: () => this.saveNow(),
+      saveSoon: () => this.saveSoon(),
+      settings: this.settings,
+    });
+  }
+
+  /** Private registry logins, by the `credentialsParameter` a task definition names. */
+  private registryCredentials(): Record<string, RegistryAuth> {
+    const text = readTextIfExists(join(this.options.config.dataDir, 'registry-credentials.json'));
+    return text ? (JSON.parse(text) as Record<string, RegistryAuth>) : {};
+  }
+
+  get containerInstanceArn(): string | undefined {
+    return this.identity?.containerInstanceArn;
+  }
+
+  /**
+   * Registers when there is no identity yet (retrying while the control plane is unreachable;
+   * a refused activation throws), adopts what runs, and starts the loops. Resolves once running.
+   */
+  async start(): Promise<void> {
+    if (!this.identity) this.identity = await this.register();
+    const identity = this.identity;
+    if (this.options.config.endpoint && this.options.config.endpoint !== identity.endpoint) {
+      this.log.warn('--endpoint differs from the registered one, which is used', {
+        registered: identity.endpoint,
+      });
+    }
+    this.settings.cluster = identity.cluster;
+    this.settings.containerInstanceArn = identity.containerInstanceArn;
+    this.client = createApiClient(identity.endpoint, () => identity.token, this.options.env);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.engine.recover();
+        break;
+      } catch (error) {
+        // dockerd may come up after the agent at boot: wait for it rather than exit.
+        if (this.abort.signal.aborted) return;
+        this.log.warn('container runtime unavailable; retrying', { error: messageOf(error) });
+        await sleep(jitteredBackoff(attempt, linkBackoff, this.random), this.abort.signal);
+      }
+    }
+    // Containers nobody on disk claims: only the control plane's whole desired set says whose they are.
+    if (this.engine.hasOrphans) this.forceFullSet = true;
+    this.log.info('agent started', {
+      containerInstanceArn: identity.containerInstanceArn,
+      tasks: this.engine.tasks.length,
+    });
+    this.loops = [this.syncLoop(), this.doorbellLoop()];
+  }
+
+  private async register(): Promise<Identity> {
+    const { config } = this.options;
+    if (!config.endpoint)
+      throw new AgentApiError(0, 'MissingEndpoint', 'No identity yet: --endpoint is required to register.');
+    if (!config.activationId || !config.activationCode) {
+      throw new AgentApiError(
+        0,
+        'MissingActivation',
+        'No identity yet: --activation-id and --activation-code are required to register.',
+      );
+    }
+    const endpoint = config.endpoint;
+    const client = createApiClient(endpoint, () => undefined, this.options.env);
+    const custom = new Set(config.attributes.map((a) => a.name));
+    const request = {
+      activationId: config.activationId,
+      activationCode: config.activationCode,
+      ...(config.cluster ? { cluster: config.cluster } : {}),
+      hostname: (config.hostname ?? osHostname()).slice(0, 255) || 'unknown',
+      agentVersion,
+      resources: hostResources(config.reservedMemoryMiB),
+      attributes: [...hostAttributes().filter((a) => !custom.has(a.name)), ...config.attributes],
+      ...(config.reservedPorts ? { reservedPorts: config.reservedPorts } : {}),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const registered = await client.register(request);
+        const identity: Identity = {
+          containerInstanceArn: registered.containerInstanceArn,
+          cluster: registered.cluster,
+          token: registered.token,
+          endpoint,
+          registeredAt: new Date().toISOString(),
+        };
+        // Saved before anything else: the activation is consumed, the token will not be shown again.
+        saveIdentity(config.dataDir, identity);
+        this.log.info('registered', {
+          containerInstanceArn: identity.containerInstanceArn,
+          cluster: identity.cluster,
+        });
+        return identity;
+      } catch (error) {
+        if (error instanceof AgentApiError) throw error;
+        if (this.abort.signal.aborted) throw error;
+        this.log.warn('registration failed; retrying', { error: messageOf(error) });
+        await sleep(jitteredBackoff(attempt, linkBackoff, this.random), this.abort.signal);
+      }
+    }
+  }
+
+  private wake() {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private wakeSoon() {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.wake();
+    }, 1000);
+  }
+
+  private waitForWake(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.wakeUp = done;
+      this.abort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private hasPendingReports(): boolean {
+    return this.engine.tasks.some((t) => t.pending.length > 0);
+  }
+
+  private setOnline(online: boolean, why?: string) {
+    if (online === this.online) return;
+    this.online = online;
+    if (online) this.log.info('control plane reachable');
+    else this.log.warn('control plane unreachable; running autonomously', { error: why });
+  }
+
+  private async syncLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      this.woken = false;
+      const heartbeatDue = Date.now() - this.lastSyncAt >= this.heartbeatMs;
+      if (this.syncWanted || heartbeatDue || this.hasPendingReports()) {
+        try {
+          this.syncWanted = false;
+          const { sent, acked } = await this.syncOnce();
+          failures = 0;
+          // Reports the server answered without acknowledging would be resent in a tight loop.
+          if (sent > 0 && acked === 0) {
+            await sleep(jitteredBackoff(1, linkBackoff, this.random), this.abort.signal);
+          }
+          continue;
+        } catch (error) {
+          if (this.abort.signal.aborted) break;
+          this.syncWanted = true;
+          failures += 1;
+          if (error instanceof AgentApiError) {
+            this.log.error('sync refused', { status: error.status, code: error.code, error: error.message });
+            if ((error.status === 400 || error.status === 403) && this.lastSent.length > 0) {
+              // Resending a batch the server refuses as such would block every later report: it is dropped.
+              this.log.error('dropping refused reports', {
+                tasks: [...new Set(this.lastSent.map((r) => r.taskArn))],
+              });
+              this.engine.acknowledge(this.lastSent);
+            }
+          } else {
+            this.setOnline(false, messageOf(error));
+          }
+          await sleep(jitteredBackoff(failures, linkBackoff, this.random), this.abort.signal);
+          continue;
+        }
+      }
+      await this.waitForWake(this.heartbeatMs - (Date.now() - this.lastSyncAt));
+    }
+  }
+
+  /** One sync; answers how many reports went and how many of them were acknowledged. */
+  private async syncOnce(): Promise<{ sent: number; acked: number }> {
+    const client = this.client;
+    if (!client) return { sent: 0, acked: 0 };
+    // Reports are on disk before they leave: their seqs must never be reused after a crash.
+    this.saveNow();
+    const request: SyncRequest = {
+      assignmentVersion: this.forceFullSet ? 0 : this.state.assignmentVersion,
+      reports: reportBatch(this.engine.tasks, maxReportsPerSync),
+      ...(this.sentResources ? {} : { resources: hostResources(this.options.config.reservedMemoryMiB) }),
+    };
+    this.lastSent = request.reports.map((r) => ({ taskArn: r.taskArn, seq: r.seq }));
+    const response = await client.sync(request, this.abort.signal);
+    this.log.debug('synced', {
+      reports: request.reports.length,
+      acked: response.acked.length,
+      assignmentVersion: response.assignmentVersion,
+      tasks: response.tasks?.length,
+    });
+    this.setOnline(true);
+    this.sentResources = true;
+    this.lastSyncAt = Date.now();
+    this.heartbeatMs = response.heartbeatSeconds * 1000;
+    this.engine.acknowledge(response.acked);
+    const fullSet =
+      response.tasks ??
+      (request.assignmentVersion === response.assignmentVersion && this.forceFullSet ? [] : undefined);
+    if (fullSet) {
+      this.state.assignmentVersion = response.assignmentVersion;
+      this.engine.applyAssignments(fullSet);
+      if (this.forceFullSet || this.engine.hasOrphans) {
+        this.forceFullSet = false;
+        await this.engine.removeUnclaimedOrphans();
+      }
+    }
+    this.options.onSync?.(request, response);
+    const sent = new Set(request.reports.map((r) => `${r.taskArn} ${r.seq}`));
+    return { sent: sent.size, acked: response.acked.filter((a) => sent.has(`${a.taskArn} ${a.seq}`)).length };
+  }
+
+  private async doorbellLoop(): Promise<void> {
+    let failures = 0;
+    const wait = this.options.doorbellWaitSeconds ?? 20;
+    while (!this.abort.signal.aborted) {
+      try {
+        const doorbell = await this.client?.doorbell(wait, this.abort.signal);
+        this.log.debug('doorbell', { doorbell });
+        failures = 0;
+        this.setOnline(true);
+        if (doorbell !== 'quiet') {
+          this.syncWanted = true;
+          this.wake();
+        }
+      } catch (error) {
+        if (this.abort.signal.aborted) break;
+        failures += 1;
+        // A ring may have been missed while the link was down.
+        this.syncWanted = true;
+        if (error instanceof AgentApiError) {
+          this.log.error('doorbell refused', {
+            status: error.status,
+            code: error.code,
+            error: error.message,
+          });
+        } else {
+          this.setOnline(false, messageOf(error));
+        }
+        await sleep(jitteredBackoff(failures, linkBackoff, this.random), this.abort.signal);
+      }
+    }
+  }
+
+  saveNow(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    saveState(this.options.config.dataDir, this.state);
+  }
+
+  private saveSoon(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      try {
+        this.saveNow();
+      } catch (error) {
+        this.log.error('could not save state', { error: messageOf(error) });
+      }
+    }, 100);
+  }
+
+  /** Stops the loops and saves the state; containers keep running (an agent upgrade restarts no task). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.soon);
+    await Promise.allSettled(this.loops);
+    await this.engine.close();
+    this.saveNow();
+  }
+}

@@ -1,0 +1,132 @@
+import type {
+  AssignedTask,
+  RegisterRequest,
+  RegisterResponse,
+  SyncRequest,
+  SyncResponse,
+} from '../core/protocol/agent.ts';
+import { doorbellAnswerRung } from '../core/protocol/doorbell.ts';
+import { httpRequest, NetworkError } from './http.ts';
+import { arrayAt, numberAt, objectAt, parseJson, stringAt } from './shape.ts';
+
+/**
+ * core/protocol's `agentApiPrefix`, restated: importing a value from that module would load zod
+ * into the agent (see shape.ts). A unit test keeps the two equal.
+ */
+export const apiPrefix = '/agent/v1';
+
+/** The control plane answered with an error the agent cannot retry its way out of by waiting. */
+export class AgentApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The sync answer, checked for the fields the agent acts on; task definitions stay as sent. */
+export const syncResponseOf = (body: unknown): SyncResponse => {
+  const answer = objectAt(body, 'sync answer');
+  const acked = arrayAt(answer, 'acked', 'sync answer').map((item) => {
+    const ack = objectAt(item, 'ack');
+    return { taskArn: stringAt(ack, 'taskArn', 'ack'), seq: numberAt(ack, 'seq', 'ack') };
+  });
+  const tasks =
+    answer.tasks === undefined
+      ? undefined
+      : arrayAt(answer, 'tasks', 'sync answer').map((item) => {
+          const task = objectAt(item, 'task');
+          stringAt(task, 'taskArn', 'task');
+          arrayAt(task, 'containers', 'task');
+          const desired = stringAt(task, 'desiredStatus', 'task');
+          if (desired !== 'RUNNING' && desired !== 'STOPPED') throw new Error(`desiredStatus ${desired}`);
+          return { volumes: [], ...task } as unknown as AssignedTask;
+        });
+  const heartbeat =
+    typeof answer.heartbeatSeconds === 'number' && answer.heartbeatSeconds > 0 ? answer.heartbeatSeconds : 60;
+  return {
+    assignmentVersion: numberAt(answer, 'assignmentVersion', 'sync answer'),
+    acked,
+    heartbeatSeconds: heartbeat,
+    ...(tasks ? { tasks } : {}),
+  };
+};
+
+/** What a doorbell long-poll learnt: rung (or unsure: the agent then syncs), or quiet. */
+export type Doorbell = 'rung' | 'quiet';
+
+export type ApiClient = {
+  register: (request: RegisterRequest) => Promise<RegisterResponse>;
+  doorbell: (waitSeconds: number, signal?: AbortSignal) => Promise<Doorbell>;
+  sync: (request: SyncRequest, signal?: AbortSignal) => Promise<SyncResponse>;
+};
+
+/** Calls the agent API at `endpoint`; 5xx and network failures throw NetworkError (retry), others AgentApiError. */
+export const createApiClient = (
+  endpoint: string,
+  token: () => string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): ApiClient => {
+  const call = async (
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ) => {
+    const bearer = token();
+    const response = await httpRequest(
+      `${endpoint}${apiPrefix}${path}`,
+      {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+      },
+      env,
+    );
+    if (response.status >= 500 || response.status === 429) {
+      throw new NetworkError(`${path}: HTTP ${response.status}`);
+    }
+    if (response.status >= 400) {
+      let code = `HTTP${response.status}`;
+      let message = response.body.slice(0, 300);
+      try {
+        const parsed = JSON.parse(response.body) as { code?: string; message?: string };
+        code = parsed.code ?? code;
+        message = parsed.message ?? message;
+      } catch {}
+      throw new AgentApiError(response.status, code, message);
+    }
+    return response.body;
+  };
+  return {
+    register: async (request): Promise<RegisterResponse> => {
+      const answer = objectAt(
+        parseJson(await call('POST', '/register', request, 30_000), 'register answer'),
+        'register answer',
+      );
+      return {
+        containerInstanceArn: stringAt(answer, 'containerInstanceArn', 'register answer'),
+        cluster: stringAt(answer, 'cluster', 'register answer'),
+        token: stringAt(answer, 'token', 'register answer'),
+      };
+    },
+    doorbell: async (waitSeconds, signal) =>
+      doorbellAnswerRung(
+        200,
+        await call('GET', `/doorbell?wait=${waitSeconds}`, undefined, (waitSeconds + 15) * 1000, signal),
+      )
+        ? 'rung'
+        : 'quiet',
+    sync: async (request, signal) =>
+      syncResponseOf(parseJson(await call('POST', '/sync', request, 30_000, signal), 'sync answer')),
+  };
+};
