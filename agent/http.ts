@@ -88,6 +88,15 @@ const tunnel = async (proxy: URL, host: string, port: number, timeoutMs: number)
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 let httpsAgent: HttpsAgent | undefined;
 
+/**
+ * Raises the per-process socket limit (4: one agent needs its long-poll and a sync at once). The
+ * fleet simulator runs many agents in one process, which would otherwise queue behind each other.
+ */
+export const setSocketLimit = (limit: number): void => {
+  httpAgent.maxSockets = limit;
+  if (httpsAgent) httpsAgent.maxSockets = limit;
+};
+
 /** One HTTP exchange; NetworkError when the other side cannot be reached or answers too late. */
 export const httpRequest = async (
   url: string,

@@ -19,6 +19,11 @@ export const httpRoutes = [
   { method: 'ANY', path: `${agentApiPrefix}/{proxy+}`, target: 'agent' },
   // More specific than the greedy agent route, so API Gateway picks it for this one path.
   { method: 'GET', path: `${agentApiPrefix}/doorbell`, target: 'doorbell' },
+  // The installer and the agent it downloads (core/ecs/install-script.ts): the greedy route would
+  // reach the same handler; listed so that every unauthenticated route a stage exposes is here.
+  { method: 'GET', path: `${agentApiPrefix}/install.sh`, target: 'agent' },
+  { method: 'GET', path: `${agentApiPrefix}/berth-agent.mjs`, target: 'agent' },
+  { method: 'GET', path: `${agentApiPrefix}/berth-agent.mjs.sha256`, target: 'agent' },
 ] as const satisfies readonly RouteEntry[];
 
 /** API Gateway's route key: `POST /`, `ANY /agent/v1/{proxy+}`. */

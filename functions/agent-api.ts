@@ -5,18 +5,20 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { metricNames } from '../core/metrics.ts';
 import { agentApiPrefix } from '../core/protocol/agent.ts';
+import { packagedAgentFiles } from './agent-files.ts';
 import { depsFromEnv, flushMetrics, type HandlerDeps, lazily, logger, metrics } from './deps.ts';
 import { requestOf, resultOf } from './http.ts';
 
-/** The agent endpoint (`/agent/v1/…`). */
+/** The agent endpoint (`/agent/v1/…`), including the installer and the agent bundle it downloads. */
 export const createAgentApiHandler =
-  (deps: HandlerDeps) =>
+  (deps: HandlerDeps, agentFiles = packagedAgentFiles()) =>
   async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
     resultOf(
       await handleAgentRequest(
         {
           ...deps,
           doorbellQueues: deps.doorbells,
+          agentFiles,
           onError: (error, context) =>
             deps.logger.error('agent request failed', { error: error as Error, ...context }),
         },

@@ -1,4 +1,5 @@
 import { adminKeys } from './admin-keys.ts';
+import { agentFiles } from './agent-bundle.ts';
 import { deadLetters } from './dead-letters.ts';
 import { accountId, queueArns, queuePrefix, region } from './doorbell.ts';
 import { table, tableReadWrite, tableResources } from './table.ts';
@@ -36,13 +37,14 @@ export const ecsApi = new sst.aws.Function('EcsApi', {
   ],
 });
 
-/** `/agent/v1/…`: register (creates the instance's doorbell queue) and sync — the hot path. */
+/** `/agent/v1/…`: register (creates the instance's doorbell queue) and sync — the hot path; and the installer. */
 export const agentApi = new sst.aws.Function('AgentApi', {
   handler: 'functions/agent-api.handler',
-  description: 'Berth agent API (register, sync)',
+  description: 'Berth agent API (register, sync, installer)',
   memory: '256 MB',
   timeout: '29 seconds',
   environment,
+  copyFiles: agentFiles,
   permissions: [
     readWriteTable,
     { actions: ['sqs:CreateQueue', 'sqs:TagQueue', 'sqs:DeleteQueue'], resources: [queueArns] },

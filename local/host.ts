@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
-import { createDb, type Db } from '../core/db/client.ts';
+import { createDb, type Db, type DbFaults } from '../core/db/client.ts';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
 import type { HttpRequest, HttpResponse } from '../core/http.ts';
@@ -16,10 +16,11 @@ import {
 } from '../core/reconcile/sweep.ts';
 import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/units.ts';
 import { createReconcilerHandler } from '../functions/reconciler.ts';
+import { localAgentFiles } from './agent-files.ts';
 import { LocalDoorbell } from './doorbell.ts';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.ts';
 import { createHttpServer, listen } from './server.ts';
-import { startStreamPoller } from './stream-poller.ts';
+import { type StreamHandler, startStreamPoller } from './stream-poller.ts';
 
 export type LocalHostOptions = {
   port?: number;
@@ -40,6 +41,12 @@ export type LocalHostOptions = {
   dynamoEndpoint?: string;
   /** Count the capacity DynamoDB reports for every call (`db.meter`), for benchmarks. */
   meter?: boolean;
+  /** Inject DynamoDB errors into a share of the table's calls (reliability tests only). */
+  dbFaults?: DbFaults;
+  /** Called after each HTTP response with its route and duration (benchmarks count requests). */
+  onRequest?: (route: string, ms: number) => void;
+  /** Called after each stream batch the reconciler handled, with its size and duration. */
+  onStreamBatch?: (records: number, ms: number) => void;
 };
 
 export type LocalHost = {
@@ -70,6 +77,22 @@ const loadOrCreateKeys = (dataDir: string | undefined): AccessKeyPair => {
   return pair;
 };
 
+/** The reconciler handler, reporting each batch's size and duration when asked (benchmarks). */
+const timedHandler = (
+  handler: StreamHandler,
+  onBatch?: (records: number, ms: number) => void,
+): StreamHandler =>
+  onBatch
+    ? async (event) => {
+        const started = performance.now();
+        try {
+          return await handler(event);
+        } finally {
+          onBatch(event.Records.length, performance.now() - started);
+        }
+      }
+    : handler;
+
 const starting = (): Promise<HttpResponse> =>
   Promise.resolve({
     statusCode: 503,
@@ -96,7 +119,10 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
     operator: (r: HttpRequest) => Promise<HttpResponse>;
     agent: (r: HttpRequest) => Promise<HttpResponse>;
   } = { operator: starting, agent: starting };
-  const server = createHttpServer({ operator: (r) => route.operator(r), agent: (r) => route.agent(r) });
+  const server = createHttpServer(
+    { operator: (r) => route.operator(r), agent: (r) => route.agent(r) },
+    options.onRequest,
+  );
   const host = options.host ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 9400, host);
   const closeServer = () =>
@@ -122,15 +148,17 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       region: config.region,
       endpoint: dynamoEndpoint,
       meter: options.meter,
+      faults: options.dbFaults,
     });
     const reconcileDeps: ReconcileDeps = { db, config, doorbell, now };
+    const agentFiles = localAgentFiles();
     route = {
       operator: (request) =>
         handleOperatorRequest(
           { db, config, lookupSecret: staticKeys([credentials]), now, onError, doorbell },
           request,
         ),
-      agent: (request) => handleAgentRequest({ db, config, now, onError, doorbell }, request),
+      agent: (request) => handleAgentRequest({ db, config, now, onError, doorbell, agentFiles }, request),
     };
 
     // Time-based rechecks (backoff ends): one timer per unit, the earliest wins.
@@ -154,7 +182,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
           endpoint: dynamoEndpoint,
           tableName: config.tableName,
           ...(dataDir ? { checkpointFile: join(dataDir, 'stream-checkpoint.json') } : {}),
-          handler: createReconcilerHandler(reconcileDeps, recheck),
+          handler: timedHandler(createReconcilerHandler(reconcileDeps, recheck), options.onStreamBatch),
           onFailure: (records, error) =>
             console.error(`berth: gave up on ${records.length} stream record(s) after retries`, error),
         });

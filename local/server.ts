@@ -46,13 +46,25 @@ const send = (res: ServerResponse, response: HttpResponse) => {
  * The local stand-in for API Gateway: every request becomes the same transport-neutral request
  * the Lambda handlers serve, routed by path as the HTTP API's routes are.
  */
-export const createHttpServer = (routes: { operator: Route; agent: Route }): Server => {
+export const createHttpServer = (
+  routes: { operator: Route; agent: Route },
+  /** Called when a response was sent, with the route (agent path or X-Amz-Target) and its duration: the benchmark counts requests. */
+  onRequest?: (route: string, ms: number) => void,
+): Server => {
   const server = createServer((req, res) => {
+    const started = performance.now();
+    let route = 'unknown';
     toRequest(req)
-      .then((request) =>
-        request.path.startsWith('/agent/') ? routes.agent(request) : routes.operator(request),
-      )
-      .then((response) => send(res, response))
+      .then((request) => {
+        route = request.path.startsWith('/agent/')
+          ? request.path
+          : (request.headers['x-amz-target'] ?? request.path);
+        return request.path.startsWith('/agent/') ? routes.agent(request) : routes.operator(request);
+      })
+      .then((response) => {
+        send(res, response);
+        onRequest?.(route, performance.now() - started);
+      })
       .catch((error: unknown) => {
         console.error('berth: request failed', error);
         if (!res.headersSent) send(res, { statusCode: 500, headers: {}, body: '' });

@@ -8,13 +8,24 @@ import { keys } from './keys.ts';
 import { type Page, queryPage } from './query.ts';
 
 export const putActivation = async (db: Db, activation: ActivationRecord): Promise<void> => {
-  await db.doc.send(
-    new PutCommand({
-      TableName: db.table,
-      Item: { ...keys.activation(activation.id), ...activation },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  try {
+    await db.doc.send(
+      new PutCommand({
+        TableName: db.table,
+        Item: { ...keys.activation(activation.id), ...activation },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  } catch (error) {
+    // The id is new and random: an item already there is our own first attempt, whose answer was
+    // lost before the SDK retried.
+    if (
+      !isConditionFailed(error) ||
+      (await getActivation(db, activation.id))?.codeHash !== activation.codeHash
+    ) {
+      throw error;
+    }
+  }
 };
 
 export const getActivation = async (db: Db, id: string): Promise<ActivationRecord | undefined> => {
@@ -28,21 +39,20 @@ export const getActivation = async (db: Db, id: string): Promise<ActivationRecor
   return output.Item ? stripKeys<ActivationRecord>(output.Item) : undefined;
 };
 
-/** Deletes the activation; false when there was none. */
+/**
+ * Deletes the activation; false when there was none. Read first, then deleted without a condition:
+ * a conditional delete retried by the SDK after a lost answer would report "there was none" for
+ * the activation it had just deleted.
+ */
 export const deleteActivation = async (db: Db, id: string): Promise<boolean> => {
-  try {
-    await db.doc.send(
-      new DeleteCommand({
-        TableName: db.table,
-        Key: { pk: keys.activation(id).pk, sk: keys.activation(id).sk },
-        ConditionExpression: 'attribute_exists(pk)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
-  }
+  if (!(await getActivation(db, id))) return false;
+  await db.doc.send(
+    new DeleteCommand({
+      TableName: db.table,
+      Key: { pk: keys.activation(id).pk, sk: keys.activation(id).sk },
+    }),
+  );
+  return true;
 };
 
 export const listActivationsPage = async (db: Db, limit: number, nextToken?: string): Promise<Page> =>

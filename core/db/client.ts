@@ -1,4 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  InternalServerError,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Capacity consumed, as DynamoDB reports it (ReturnConsumedCapacity), by kind of call. */
@@ -24,6 +28,34 @@ export type DbOptions = {
   endpoint?: string;
   /** Ask DynamoDB for the capacity of every call and add it up (for benchmarks). */
   meter?: boolean;
+  /** Fail a share of calls on purpose (reliability tests); never set in production. */
+  faults?: DbFaults;
+};
+
+export type DbFaultKind = 'throttle' | 'internal' | 'timeout';
+
+/**
+ * Errors injected into a share of DynamoDB calls. `after` is the case that matters: DynamoDB
+ * applied the call, and the caller sees an error — a lost answer. In the `attempt` layer each SDK
+ * attempt may fail, so the SDK retries as it would real errors and only what it gives up on reaches
+ * Berth; in the `call` layer Berth's code sees every injected error (the SDK gave up).
+ */
+export type DbFaults = {
+  /** Share of calls that fail, 0..1; may be changed while running (set 0 to let the system settle). */
+  rate: number;
+  kinds: readonly DbFaultKind[];
+  /** Seeds the choice of calls, kinds and moments, so a run can be repeated. */
+  seed: number;
+  /** Before the call reaches DynamoDB, after DynamoDB applied it, or either (default). */
+  when?: 'before' | 'after' | 'either';
+  /** Only these commands (e.g. `TransactWriteItemsCommand`); default every call. */
+  commands?: readonly string[];
+  /** Where the faults are injected (default `attempt`); may be changed while running. */
+  layer?: 'attempt' | 'call';
+  /** At most this many faults in all (e.g. 1: exactly the next matching call fails). */
+  limit?: number;
+  /** Filled in: how many faults were injected, by `layer:when:kind:command`. */
+  injected?: Record<string, number>;
 };
 
 type Capacity = { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number };
@@ -40,6 +72,63 @@ const newMeter = (): Meter => {
     },
   };
   return meter;
+};
+
+/** mulberry32: small, seedable, good enough to pick calls to fail. */
+const seededRandom = (seed: number) => {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+};
+
+/** The error DynamoDB (or the HTTP layer) would raise, shaped so the SDK classifies it as it would the real one. */
+const injectedError = (kind: DbFaultKind, command: string): Error => {
+  const $metadata = { httpStatusCode: kind === 'internal' ? 500 : 400, attempts: 1, totalRetryDelay: 0 };
+  const message = `injected ${kind} fault on ${command}`;
+  if (kind === 'throttle') return new ProvisionedThroughputExceededException({ message, $metadata });
+  if (kind === 'internal') return new InternalServerError({ message, $metadata });
+  // What the node HTTP handler raises when a socket times out.
+  return Object.assign(new Error(message), { name: 'TimeoutError' });
+};
+
+const addFaults = (client: DynamoDBClient, faults: DbFaults) => {
+  const random = seededRandom(faults.seed);
+  faults.injected ??= {};
+  const inject =
+    (layer: 'attempt' | 'call') =>
+    <Args, Output>(next: (args: Args) => Promise<Output>, context: { commandName?: string }) =>
+    async (args: Args): Promise<Output> => {
+      const command = context.commandName ?? 'unknown';
+      if ((faults.layer ?? 'attempt') !== layer) return next(args);
+      if (faults.commands && !faults.commands.includes(command)) return next(args);
+      const count = Object.values(faults.injected ?? {}).reduce((sum, n) => sum + n, 0);
+      if (faults.limit !== undefined && count >= faults.limit) return next(args);
+      if (faults.kinds.length === 0 || random() >= faults.rate) return next(args);
+      const kind = faults.kinds[Math.floor(random() * faults.kinds.length)] as DbFaultKind;
+      const when =
+        faults.when === 'before' || faults.when === 'after'
+          ? faults.when
+          : random() < 0.5
+            ? 'before'
+            : 'after';
+      const name = `${layer}:${when}:${kind}:${command}`;
+      if (faults.injected) faults.injected[name] = (faults.injected[name] ?? 0) + 1;
+      if (when === 'after') await next(args);
+      throw injectedError(kind, command);
+    };
+  // Outside the SDK's retries (initialize), and inside them (finalizeRequest, after the high-priority
+  // retry middleware): each attempt may fail on its own.
+  client.middlewareStack.add(inject('call'), { step: 'initialize', name: 'berthFaultsPerCall' });
+  client.middlewareStack.add(inject('attempt'), {
+    step: 'finalizeRequest',
+    priority: 'low',
+    name: 'berthFaultsPerAttempt',
+  });
 };
 
 const writeCommands = new Set([
@@ -62,6 +151,7 @@ export const createDb = (options: DbOptions): Db => {
       : {}),
     maxAttempts: 5,
   });
+  if (options.faults) addFaults(client, options.faults);
   const meter = options.meter ? newMeter() : undefined;
   if (meter) {
     client.middlewareStack.add(
@@ -84,7 +174,9 @@ export const createDb = (options: DbOptions): Db => {
     );
   }
   const doc = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // convertClassInstanceToMap: the marshaller takes a map whose caller-chosen key `constructor`
+    // holds a string (a tag, a label) for a class instance; it is plain data and must be stored as such.
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
   return { doc, table: options.table, ...(meter ? { meter } : {}) };
 };

@@ -82,6 +82,15 @@ export const keys = {
   }),
   tasksOfCluster: (cluster: string) => ({ gsi1pk: `TASKS#${cluster}` }),
   tasksOfInstance: (instanceId: string) => ({ gsi2pk: `INSTANCE#${instanceId}` }),
+  /**
+   * Failed registrations (wrong activation code or unknown id) in one fixed window, counted per
+   * activation and per source address so that guessing is slowed down across Lambda instances.
+   * `activationId` is only ever a well-formed (UUID) id; addresses come from the HTTP layer.
+   */
+  registrationFailures: (scope: 'activation' | 'ip', subject: string, windowStart: number): Key => ({
+    pk: `REGFAIL#${scope === 'activation' ? 'ACTIVATION' : 'IP'}#${subject}`,
+    sk: `WINDOW#${windowStart}`,
+  }),
   /** RunTask's clientToken: same token, same answer, for 24 hours. */
   runTaskToken: (cluster: string, tokenHash: string): Key => ({
     pk: `CLUSTER#${cluster}`,

@@ -55,8 +55,16 @@ export const createServiceItem = async (db: Db, service: ServiceRecord): Promise
     );
     return true;
   } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
+    if (!isConditionFailed(error)) throw error;
+    // The SDK retries a put whose answer was lost, and the retry then fails on the item the first
+    // attempt wrote: finding our own service (same creation time, creator and token) is success.
+    const stored = await getService(db, service.cluster, service.name);
+    return (
+      stored?.status === 'ACTIVE' &&
+      stored.createdAt === service.createdAt &&
+      stored.createdBy === service.createdBy &&
+      stored.clientToken === service.clientToken
+    );
   }
 };
 

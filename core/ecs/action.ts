@@ -21,8 +21,46 @@ export const fieldPath = (path: readonly PropertyKey[]): string =>
     )
     .join('');
 
+/** Deepest nesting of a request: real ECS requests stay under 10; DynamoDB stores 32 levels at most. */
+export const maxInputDepth = 24;
+
+/**
+ * Whether a parsed JSON document can be stored as it is: nested at most `maxInputDepth` levels (a
+ * deeper one would overflow recursive code or DynamoDB's 32-level limit) and with only numbers
+ * DynamoDB and its marshaller accept. Iterative, so a hostile depth cannot overflow the stack here.
+ */
+const storableProblem = (body: unknown): string | undefined => {
+  const pending: { value: unknown; depth: number }[] = [{ value: body, depth: 0 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { value, depth } = next;
+    if (typeof value === 'number') {
+      const size = Math.abs(value);
+      if (size > Number.MAX_SAFE_INTEGER || (size !== 0 && size < 1e-130))
+        return `the number ${value} is out of range`;
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= maxInputDepth) return `the request is nested deeper than ${maxInputDepth} levels`;
+      // The SDK's marshaller reads `constructor.name` to tell sets and maps from plain objects.
+      const own = Object.getOwnPropertyDescriptor(value, 'constructor')?.value;
+      if (own !== null && typeof own === 'object')
+        return 'an object member named constructor must not be an object';
+      for (const name of Array.isArray(value) ? [] : Object.keys(value)) {
+        // DynamoDB names are 1 to 65535 bytes; `__proto__` would not survive being copied.
+        if (name === '' || name === '__proto__' || Buffer.byteLength(name) > 65_535) {
+          return `an object member may not be named ${JSON.stringify(name.slice(0, 20))}`;
+        }
+      }
+      for (const member of Array.isArray(value) ? value : Object.values(value)) {
+        pending.push({ value: member, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+};
+
 /** Parses an action's input, turning the first schema problem into an InvalidParameterException. */
 export const parseInput = <Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> => {
+  const problem = storableProblem(body);
+  if (problem) throw invalidParameter(`Invalid request: ${problem}.`);
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

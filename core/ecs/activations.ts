@@ -104,7 +104,12 @@ export const describeActivations = defineAction(
       });
     if (ids) {
       // Direct reads: a filter by id never pages through every activation.
-      const found = await Promise.all(ids.slice(0, 50).map((id) => getActivation(context.db, id)));
+      // Only a well-formed id can name an activation (and only such an id may reach a key).
+      const found = await Promise.all(
+        ids
+          .slice(0, 50)
+          .map((id) => (/^[0-9a-f-]{36}$/.test(id) ? getActivation(context.db, id) : undefined)),
+      );
       const list = found.filter((a): a is ActivationRecord => a !== undefined && matches(a));
       return { ActivationList: list.map((activation) => activationOutput(activation, now)) };
     }

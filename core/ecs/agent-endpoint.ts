@@ -6,6 +6,7 @@ import { agentApiPrefix, RegisterRequest, SyncRequest } from '../protocol/agent.
 import { parseInput } from './action.ts';
 import { authenticateAgent, syncAgent } from './agent-sync.ts';
 import { createContext, type DoorbellQueues } from './context.ts';
+import { type AgentFiles, serveAgentFile } from './install-script.ts';
 import { registerInstance } from './register-instance.ts';
 import { maxRequestBytes } from './serve.ts';
 
@@ -19,6 +20,8 @@ export type AgentDeps = {
   doorbell?: DoorbellWaiter;
   /** On AWS: creates the instance's doorbell queue at registration. */
   doorbellQueues?: DoorbellQueues;
+  /** The installer and the bundled agent, served to machines that are not registered yet. */
+  agentFiles?: AgentFiles;
   now?: () => Date;
   onError?: (error: unknown, context: { route: string }) => void;
 };
@@ -26,6 +29,7 @@ export type AgentDeps = {
 /** The agent API answers errors with its own JSON and plain HTTP statuses. */
 const statusOf = (error: BerthError): number => {
   if (error.code === 'AccessDeniedException') return 403;
+  if (error.code === 'TooManyRegistrationFailures') return 429;
   switch (error.kind) {
     case 'input':
       return 400;
@@ -61,13 +65,15 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
         `The request body is larger than ${maxRequestBytes} bytes.`,
       );
     }
+    const file = deps.agentFiles && (await serveAgentFile(deps.agentFiles, request));
+    if (file) return file;
     const context = {
       ...createContext(deps.db, deps.config, { accessKeyId: 'agent' }, deps.now),
       doorbellQueues: deps.doorbellQueues,
     };
     if (route === `POST ${agentApiPrefix}/register`) {
       const input = parseInput(RegisterRequest, parseJson(request.body));
-      return jsonResponse(200, await registerInstance(context, input));
+      return jsonResponse(200, await registerInstance(context, input, request.sourceIp));
     }
     if (route === `POST ${agentApiPrefix}/sync`) {
       const instance = await authenticateAgent(context, request.headers.authorization);
@@ -83,7 +89,10 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
   } catch (error) {
     if (isBerthError(error) && error.kind !== 'internal') {
-      return jsonResponse(statusOf(error), { code: error.code, message: error.message });
+      const response = jsonResponse(statusOf(error), { code: error.code, message: error.message });
+      const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      if (retryAfter !== undefined) response.headers['retry-after'] = String(retryAfter);
+      return response;
     }
     deps.onError?.(error, { route });
     return jsonResponse(500, { code: 'InternalError', message: 'An internal error occurred.' });

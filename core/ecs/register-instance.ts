@@ -1,6 +1,11 @@
 import { hashSecret, newAgentToken, newId, newManagedInstanceId, sameHash } from '../auth/secrets.ts';
 import { getActivation, registerContainerInstance } from '../db/activations.ts';
 import { retryOnConflict } from '../db/conditions.ts';
+import {
+  countRegistrationFailure,
+  type RegistrationSubject,
+  registrationFailures,
+} from '../db/registration-failures.ts';
 import { BerthError, clusterNotFound } from '../errors.ts';
 import { clusterNameOf } from '../model/arn.ts';
 import { type ContainerInstanceRecord, defaultReservedPorts } from '../model/container-instance.ts';
@@ -13,6 +18,30 @@ const invalidActivation = () =>
     'auth',
     'The activation is not valid: check the activation id and code.',
   );
+
+/**
+ * Repeated wrong activation codes are slowed down: after this many failures within one fixed window,
+ * per activation and per source address, every registration attempt for it is answered 429 until
+ * the window ends (a correct code too, or guessing would go on). Codes carry ~119 bits, so this is
+ * defence in depth; its cost is that a guesser can hold one activation back for a window.
+ */
+export const registrationThrottle = { windowSeconds: 300, perActivation: 5, perSourceIp: 20 } as const;
+
+const tooManyFailures = (retryAfterSeconds: number) =>
+  new BerthError(
+    'TooManyRegistrationFailures',
+    'unavailable',
+    `Too many failed registrations; try again in ${retryAfterSeconds} seconds.`,
+    { retryAfterSeconds },
+  );
+
+/** Whom a failure counts against: a well-formed activation id, and an address as the HTTP layer saw it. */
+const subjectsOf = (activationId: string, sourceIp: string | undefined): RegistrationSubject[] => [
+  ...(/^[0-9a-f-]{36}$/.test(activationId) ? [{ scope: 'activation' as const, subject: activationId }] : []),
+  ...(sourceIp && /^[0-9A-Fa-f:.]{1,64}$/.test(sourceIp)
+    ? [{ scope: 'ip' as const, subject: sourceIp }]
+    : []),
+];
 
 /** Attributes every Berth instance carries, as ECS gives external instances. */
 const builtInAttributes = (request: RegisterRequest): Record<string, string | null> => {
@@ -32,15 +61,33 @@ const builtInAttributes = (request: RegisterRequest): Record<string, string | nu
 export const registerInstance = async (
   context: ActionContext,
   request: RegisterRequest,
+  sourceIp?: string,
 ): Promise<RegisterResponse> => {
   const cluster = clusterNameOf(request.cluster);
   const now = context.now();
+  const { windowSeconds } = registrationThrottle;
+  const windowStart = Math.floor(now.getTime() / 1000 / windowSeconds) * windowSeconds;
+  const subjects = subjectsOf(request.activationId, sourceIp);
+  const failures = await registrationFailures(context.db, subjects, windowStart);
+  const throttled = failures.some(
+    (count, i) =>
+      count >=
+      (subjects[i]?.scope === 'activation'
+        ? registrationThrottle.perActivation
+        : registrationThrottle.perSourceIp),
+  );
+  if (throttled) {
+    throw tooManyFailures(Math.max(1, Math.ceil(windowStart + windowSeconds - now.getTime() / 1000)));
+  }
   const activation = /^[0-9a-f-]{36}$/.test(request.activationId)
     ? await getActivation(context.db, request.activationId)
     : undefined;
   const codeHash = hashSecret(request.activationCode);
   // Same answer for an unknown id and a wrong code: the caller learns nothing about which it was.
-  if (!activation || !sameHash(activation.codeHash, codeHash)) throw invalidActivation();
+  if (!activation || !sameHash(activation.codeHash, codeHash)) {
+    await countRegistrationFailure(context.db, subjects, windowStart, windowSeconds);
+    throw invalidActivation();
+  }
   if (Date.parse(activation.expiresAt) <= now.getTime()) {
     throw new BerthError('ActivationExpired', 'auth', 'The activation has expired.');
   }

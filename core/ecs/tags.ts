@@ -76,7 +76,8 @@ export const tagResource = defineAction(
 );
 
 export const untagResource = defineAction(
-  z.object({ resourceArn: z.string(), tagKeys: z.array(z.string()).min(1).max(50) }),
+  // ECS tag keys are 1–128 characters; anything else could never name a tag (and is no attribute name).
+  z.object({ resourceArn: z.string(), tagKeys: z.array(z.string().min(1).max(128)).min(1).max(50) }),
   async (context, input) => {
     const key = await keyOfResource(context, input.resourceArn);
     await readTags(context, key);

@@ -140,6 +140,10 @@ export const listTaskDefinitionFamilies = defineAction(
     nextToken: z.string().optional(),
   }),
   async (context, input) => {
+    // No family name starts with what no family name may contain (nor is longer than one).
+    if (input.familyPrefix !== undefined && !/^[A-Za-z0-9_-]{0,255}$/.test(input.familyPrefix)) {
+      return { families: [] };
+    }
     const page = await listFamiliesPage(context.db, {
       prefix: input.familyPrefix,
       status: input.status ?? 'ALL',

@@ -14,6 +14,12 @@ describe('route table', () => {
     expect(targetOf('GET', '/agent/v1/some/deeper/path')).toBe('agent');
   });
 
+  it('sends the installer and the agent bundle to the agent handler', () => {
+    expect(targetOf('GET', '/agent/v1/install.sh')).toBe('agent');
+    expect(targetOf('GET', '/agent/v1/berth-agent.mjs')).toBe('agent');
+    expect(targetOf('GET', '/agent/v1/berth-agent.mjs.sha256')).toBe('agent');
+  });
+
   it('sends the doorbell long-poll to the SQS integration, not to a Lambda', () => {
     expect(targetOf('GET', '/agent/v1/doorbell')).toBe('doorbell');
     // Only GET is the long-poll; any other method is the agent handler's to refuse.
@@ -30,6 +36,13 @@ describe('route table', () => {
   it('gives each route a distinct API Gateway route key', () => {
     const routeKeys = httpRoutes.map(routeKeyOf);
     expect(new Set(routeKeys).size).toBe(routeKeys.length);
-    expect(routeKeys).toEqual(['POST /', 'ANY /agent/v1/{proxy+}', 'GET /agent/v1/doorbell']);
+    expect(routeKeys).toEqual([
+      'POST /',
+      'ANY /agent/v1/{proxy+}',
+      'GET /agent/v1/doorbell',
+      'GET /agent/v1/install.sh',
+      'GET /agent/v1/berth-agent.mjs',
+      'GET /agent/v1/berth-agent.mjs.sha256',
+    ]);
   });
 });

@@ -89,6 +89,7 @@ describe('reconciler stream filters', () => {
         'serviceEvent',
         'task',
         'runTaskToken',
+        'registrationFailures',
       ]),
     );
     for (const { name, pk, sk } of built) {
