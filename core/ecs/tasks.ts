@@ -390,13 +390,16 @@ export const describeTasks = defineAction(
   async (context, input) => {
     const cluster = clusterNameOf(input.cluster);
     await requireActiveCluster(context.db, cluster);
+    // Up to 100 independent reads: in parallel, answered in the order asked.
+    const found = await Promise.all(
+      input.tasks.map((reference) => findTask(context, cluster, reference).catch(() => undefined)),
+    );
     const tasks: unknown[] = [];
     const failures: { arn: string; reason: string }[] = [];
-    for (const reference of input.tasks) {
-      const task = await findTask(context, cluster, reference).catch(() => undefined);
+    found.forEach((task, index) => {
       if (task) tasks.push(taskOutput(context, task, input.include));
-      else failures.push({ arn: reference, reason: 'MISSING' });
-    }
+      else failures.push({ arn: input.tasks[index] ?? '', reason: 'MISSING' });
+    });
     return { tasks, failures };
   },
 );
