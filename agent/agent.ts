@@ -294,6 +294,7 @@ export class Agent {
       assignmentVersion: response.assignmentVersion,
       tasks: response.tasks?.length,
     });
+    this.options.onSync?.(request, response);
     this.setOnline(true);
     this.sentResources = true;
     this.lastSyncAt = Date.now();
@@ -310,7 +311,6 @@ export class Agent {
         await this.engine.removeUnclaimedOrphans();
       }
     }
-    this.options.onSync?.(request, response);
     const sent = new Set(request.reports.map((r) => `${r.taskArn} ${r.seq}`));
     return { sent: sent.size, acked: response.acked.filter((a) => sent.has(`${a.taskArn} ${a.seq}`)).length };
   }

@@ -120,6 +120,12 @@ describe('berth agent without its control plane', () => {
     expect(task.containers?.[0]).toMatchObject({ runtimeId: id, lastStatus: 'RUNNING', exitCode: 137 });
     expect((await back.ecs.send(new ListTasksCommand({ cluster }))).taskArns).toEqual([taskArn]);
 
+    // The server stores the reports before its answer reaches the agent: wait for the acknowledgement.
+    await eventually(
+      'the reports to be acknowledged',
+      async () => agent?.engine.tasks.find((t) => t.task.taskArn === taskArn)?.pending.length === 0,
+      15_000,
+    );
     // What went over the wire after reconnecting: the crash, then the restart, in seq order, all acknowledged.
     const replayed = syncs
       .slice(syncsBefore)
