@@ -33,6 +33,9 @@ export type AgentOptions = {
 /** The most reports one sync carries (the server's limit). */
 const maxReportsPerSync = 200;
 const linkBackoff = { baseMs: 500, maxMs: 30_000 };
+/** How long a report of a task still PENDING waits for the RUNNING that usually follows it. */
+const pendingReportGraceMs = 1_000;
+
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
@@ -59,7 +62,6 @@ export class Agent {
   private lastSyncAt = 0;
   private heartbeatMs = 60_000;
   private saveTimer?: NodeJS.Timeout;
-  private soon?: NodeJS.Timeout;
   private lastSent: { taskArn: string; seq: number }[] = [];
   private readonly random: () => number;
   private readonly settings: EngineSettings;
@@ -95,7 +97,8 @@ export class Agent {
       log: this.log,
       now: () => Date.now(),
       isOffline: () => !this.online,
-      onReport: (urgent) => (urgent ? this.wake() : this.wakeSoon()),
+      // The sync loop decides when the reports go (reportsDueIn); it only has to look again.
+      onReport: () => this.wake(),
       saveNow: () => this.saveNow(),
       saveSoon: () => this.saveSoon(),
       settings: this.settings,
@@ -202,14 +205,6 @@ export class Agent {
     this.wakeUp?.();
   }
 
-  private wakeSoon() {
-    if (this.soon) return;
-    this.soon = setTimeout(() => {
-      this.soon = undefined;
-      this.wake();
-    }, 1000);
-  }
-
   private waitForWake(ms: number): Promise<void> {
     if (this.woken) return Promise.resolve();
     return new Promise((resolve) => {
@@ -225,8 +220,22 @@ export class Agent {
     });
   }
 
-  private hasPendingReports(): boolean {
-    return this.engine.tasks.some((t) => t.pending.length > 0);
+  /**
+   * Milliseconds until the pending reports should go: 0 when one is urgent (anything but a task
+   * still PENDING) or has waited long enough, Infinity when none is pending. A task just seen as
+   * PENDING is usually RUNNING a moment later, and one sync carrying both is one write, not two.
+   */
+  private reportsDueIn(nowMs: number): number {
+    let due = Number.POSITIVE_INFINITY;
+    for (const t of this.engine.tasks) {
+      for (const report of t.pending) {
+        if (report.lastStatus !== 'PENDING') return 0;
+        const queuedAt = Date.parse(report.at ?? '');
+        if (!Number.isFinite(queuedAt)) return 0;
+        due = Math.min(due, queuedAt + pendingReportGraceMs - nowMs);
+      }
+    }
+    return Math.max(0, due);
   }
 
   private setOnline(online: boolean, why?: string) {
@@ -241,7 +250,8 @@ export class Agent {
     while (!this.abort.signal.aborted) {
       this.woken = false;
       const heartbeatDue = Date.now() - this.lastSyncAt >= this.heartbeatMs;
-      if (this.syncWanted || heartbeatDue || this.hasPendingReports()) {
+      const reportsDueIn = this.reportsDueIn(Date.now());
+      if (this.syncWanted || heartbeatDue || reportsDueIn === 0) {
         try {
           this.syncWanted = false;
           const { sent, acked } = await this.syncOnce();
@@ -271,7 +281,7 @@ export class Agent {
           continue;
         }
       }
-      await this.waitForWake(this.heartbeatMs - (Date.now() - this.lastSyncAt));
+      await this.waitForWake(Math.min(this.heartbeatMs - (Date.now() - this.lastSyncAt), reportsDueIn));
     }
   }
 
@@ -368,7 +378,6 @@ export class Agent {
   /** Stops the loops and saves the state; containers keep running (an agent upgrade restarts no task). */
   async stop(): Promise<void> {
     this.abort.abort();
-    clearTimeout(this.soon);
     await Promise.allSettled(this.loops);
     await this.engine.close();
     this.saveNow();

@@ -38,8 +38,8 @@ export type EngineDeps = {
   now: () => number;
   /** Whether the control plane is unreachable now (offline autonomy applies). */
   isOffline: () => boolean;
-  /** A report was queued: the agent syncs now (`urgent`) or within a second. */
-  onReport: (urgent: boolean) => void;
+  /** A report was queued (the agent decides when it goes: a task still PENDING waits a moment). */
+  onReport: () => void;
   /** Persists the state now (before a container may be created for a new task) or soon. */
   saveNow: () => void;
   saveSoon: () => void;
@@ -295,9 +295,7 @@ export class TaskEngine {
   private record(t: TaskState) {
     if (recordReport(t, this.deps.now())) {
       this.deps.saveSoon();
-      // A task just seen as PENDING is usually RUNNING a moment later: one sync carries both, and
-      // the control plane's write does not compete with the container's start.
-      this.deps.onReport(t.reportedStatus !== 'PENDING');
+      this.deps.onReport();
     }
   }
 

@@ -5,12 +5,14 @@ import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { metricNames } from '../core/metrics.ts';
 import type { ReconcileDeps } from '../core/reconcile/apply.ts';
+import { onlyClaimsCapacity } from '../core/reconcile/claims-only.ts';
 import { batchReconciler, type ReconcileUnit, unitOfStreamKeys } from '../core/reconcile/units.ts';
 import { depsFromEnv, flushMetrics, lazily, logger, metrics } from './deps.ts';
 
 /**
  * The stream consumer: each record's keys name a unit; each unit is reconciled once per batch;
- * a unit that fails fails only its own records (ReportBatchItemFailures).
+ * a unit that fails fails only its own records (ReportBatchItemFailures). An instance change that
+ * only took capacity (the reconciler's own placements) is skipped: it cannot make a task placeable.
  */
 export const createReconcilerHandler =
   (deps: ReconcileDeps, onRecheck?: (unit: ReconcileUnit, at: string) => void) =>
@@ -20,6 +22,7 @@ export const createReconcilerHandler =
     return processPartialResponse(
       event,
       async (record: DynamoDBRecord) => {
+        if (onlyClaimsCapacity(record)) return;
         await reconcile(unitOfStreamKeys(record.dynamodb?.Keys as Parameters<typeof unitOfStreamKeys>[0]));
       },
       processor,

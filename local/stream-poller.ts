@@ -87,12 +87,17 @@ const retryDelayMs = (attempt: number): number => Math.min(100 * 2 ** (attempt -
 
 const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
+const attributeMembers = ['S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL'] as const;
+
 /** The SDK decodes binaries to bytes; Lambda delivers the wire JSON, where they are base64 text. */
 const toLambdaValue = (value: AttributeValue): LambdaAttributeValue => {
   if (value.B !== undefined) return { B: toBase64(value.B) };
   if (value.BS !== undefined) return { BS: value.BS.map(toBase64) };
   if (value.M !== undefined) return { M: toLambdaImage(value.M) };
   if (value.L !== undefined) return { L: value.L.map(toLambdaValue) };
+  // The SDK reads the wire's `{"M":{}}` (an empty map) as a value with no member set; Lambda
+  // delivers it as it is, and util-dynamodb's unmarshall refuses a value without a member.
+  if (attributeMembers.every((member) => value[member] === undefined)) return { M: {} };
   // S, N, SS, NS, NULL and BOOL are the same JSON on both sides.
   return value as unknown as LambdaAttributeValue;
 };

@@ -10,6 +10,8 @@ export type Meter = {
   readUnits: number;
   writeUnits: number;
   calls: Record<string, number>;
+  /** Milliseconds spent waiting for each kind of call (client side: queueing included). */
+  ms: Record<string, number>;
   reset: () => void;
 };
 
@@ -65,10 +67,12 @@ const newMeter = (): Meter => {
     readUnits: 0,
     writeUnits: 0,
     calls: {},
+    ms: {},
     reset: () => {
       meter.readUnits = 0;
       meter.writeUnits = 0;
       meter.calls = {};
+      meter.ms = {};
     },
   };
   return meter;
@@ -158,9 +162,11 @@ export const createDb = (options: DbOptions): Db => {
       (next, context) => async (args) => {
         const input = args.input as { ReturnConsumedCapacity?: string };
         input.ReturnConsumedCapacity ??= 'TOTAL';
+        const started = performance.now();
         const result = await next(args);
         const name = context.commandName ?? 'unknown';
         meter.calls[name] = (meter.calls[name] ?? 0) + 1;
+        meter.ms[name] = (meter.ms[name] ?? 0) + (performance.now() - started);
         const consumed = (result.output as { ConsumedCapacity?: Capacity | Capacity[] }).ConsumedCapacity;
         for (const capacity of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
           // DynamoDB Local answers CapacityUnits only; a write call's units are write units.

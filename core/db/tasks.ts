@@ -55,6 +55,49 @@ export const tasksOfInstance = async (db: Db, instanceId: string): Promise<TaskR
     })
   ).map((item) => stripKeys<TaskRecord>(item));
 
+/** What ListTasks filters and sorts on. */
+export type TaskSummary = Pick<
+  TaskRecord,
+  'id' | 'desiredStatus' | 'family' | 'serviceName' | 'startedBy' | 'createdAt'
+>;
+
+const summaryFields = ['id', 'desiredStatus', 'family', 'serviceName', 'startedBy', 'createdAt'] as const;
+/** Only the summary's fields leave the table: a list of thousands of tasks reads little. */
+const summaryProjection = {
+  ProjectionExpression: summaryFields.map((_, i) => `#s${i}`).join(', '),
+  ExpressionAttributeNames: Object.fromEntries(summaryFields.map((field, i) => [`#s${i}`, field])),
+};
+
+/**
+ * The summaries of the tasks in a scope: a service's (its own partition), an instance's (gsi2) or a
+ * whole cluster's (gsi1).
+ */
+export const taskSummaries = async (
+  db: Db,
+  scope: { cluster: string; serviceName?: string; instanceId?: string },
+): Promise<TaskSummary[]> => {
+  const query = scope.instanceId
+    ? {
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.tasksOfInstance(scope.instanceId).gsi2pk },
+      }
+    : scope.serviceName
+      ? {
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :task)',
+          ExpressionAttributeValues: {
+            ':pk': keys.serviceUnit(scope.cluster, scope.serviceName).pk,
+            ':task': 'TASK#',
+          },
+        }
+      : {
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.tasksOfCluster(scope.cluster).gsi1pk },
+        };
+  return (await queryAllItems(db, { ...query, ...summaryProjection })) as TaskSummary[];
+};
+
 /** The full key of a task item, for writes. */
 export const taskKey = (task: Pick<TaskRecord, 'cluster' | 'id' | 'serviceName' | 'instanceId'>) => {
   const { pk, sk } = keys.task(task.cluster, task.id, task.instanceId, task.serviceName);

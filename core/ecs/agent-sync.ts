@@ -18,18 +18,68 @@ export const heartbeatSeconds = 60;
 const invalidToken = () =>
   new BerthError('InvalidToken', 'auth', 'The agent token is not valid (unknown, revoked or deregistered).');
 
-/** The instance a bearer token answers for; 401 for anything else. */
+/**
+ * Which instance each token hash belongs to, per table handle. A token never changes owner, so the
+ * answer may be remembered; whether the owner still holds the token is read fresh every time
+ * (the instance record carries the hash, and deregistration makes it INACTIVE).
+ */
+const tokenOwners = new WeakMap<object, Map<string, { cluster: string; instanceId: string }>>();
+const maxRememberedTokens = 100_000;
+
+const ownerOfToken = async (context: ActionContext, tokenHash: string) => {
+  let owners = tokenOwners.get(context.db);
+  if (!owners) {
+    owners = new Map();
+    tokenOwners.set(context.db, owners);
+  }
+  const known = owners.get(tokenHash);
+  if (known) return known;
+  const owner = await instanceOfToken(context.db, tokenHash);
+  if (owner) {
+    if (owners.size >= maxRememberedTokens) owners.clear();
+    owners.set(tokenHash, owner);
+  }
+  return owner;
+};
+
+const tokenHashOf = (authorization: string | undefined): string => {
+  const match = /^Bearer ([A-Za-z0-9_]{10,200})$/.exec(authorization ?? '');
+  if (!match?.[1]) throw invalidToken();
+  return hashSecret(match[1]);
+};
+
+/** The instance a bearer token answers for, read fresh; 401 for anything else. */
 export const authenticateAgent = async (
   context: ActionContext,
   authorization: string | undefined,
 ): Promise<ContainerInstanceRecord> => {
-  const match = /^Bearer ([A-Za-z0-9_]{10,200})$/.exec(authorization ?? '');
-  if (!match?.[1]) throw invalidToken();
-  const owner = await instanceOfToken(context.db, hashSecret(match[1]));
+  const tokenHash = tokenHashOf(authorization);
+  const owner = await ownerOfToken(context, tokenHash);
   if (!owner) throw invalidToken();
   const instance = await getContainerInstance(context.db, owner.cluster, owner.instanceId);
-  if (!instance || instance.status === 'INACTIVE') throw invalidToken();
+  if (!instance || instance.status === 'INACTIVE' || instance.tokenHash !== tokenHash) throw invalidToken();
   return instance;
+};
+
+/**
+ * When each instance's heartbeat was last written by this process, per table handle: a busy agent
+ * syncs many times a minute, and one heartbeat write every few seconds says as much.
+ */
+const heartbeatsWritten = new WeakMap<object, Map<string, number>>();
+/** Far below the sweeper's grace (three heartbeat periods), so a skipped write never looks like silence. */
+const heartbeatWriteIntervalMs = 15_000;
+
+const heartbeatDue = (context: ActionContext, instanceId: string, nowMs: number): boolean => {
+  let written = heartbeatsWritten.get(context.db);
+  if (!written) {
+    written = new Map();
+    heartbeatsWritten.set(context.db, written);
+  }
+  const last = written.get(instanceId);
+  if (last !== undefined && nowMs - last >= 0 && nowMs - last < heartbeatWriteIntervalMs) return false;
+  if (written.size >= maxRememberedTokens) written.clear();
+  written.set(instanceId, nowMs);
+  return true;
 };
 
 const taskIdOf = (taskArn: string): string | undefined => {
@@ -108,25 +158,34 @@ export const syncAgent = async (
       );
     }
   }
+  // A task's reports in one request (PENDING and RUNNING, say) are folded into one write with the
+  // newest seq: the same end state, one write instead of several.
+  const folded = new Map<string, { task: TaskRecord; changes: ReportChanges; seq: number }>();
   for (const report of request.reports) {
     const id = taskIdOf(report.taskArn);
     const task = id ? byId.get(id) : undefined;
-    if (!task) {
-      // A task the control plane no longer keeps (expired after stopping): nothing to record.
-      acked.push({ taskArn: report.taskArn, seq: report.seq });
-      continue;
-    }
-    if (report.seq > task.reportSeq) {
-      const changes = changesOf(task, report, report.at && report.at < at ? report.at : at);
-      const release = changes.lastStatus === 'STOPPED' && !task.released;
-      const outcome = await applyReport(context.db, task, report.seq, changes, at, release);
-      if (outcome === 'applied') {
-        byId.set(task.id, { ...task, ...changes, reportSeq: report.seq } as TaskRecord);
+    // Unknown: a task the control plane no longer keeps (expired after stopping); nothing to record.
+    if (task && report.seq > task.reportSeq) {
+      const entry = folded.get(task.id);
+      if (!entry || report.seq > entry.seq) {
+        const base = entry ? ({ ...task, ...entry.changes } as TaskRecord) : task;
+        const changes = changesOf(base, report, report.at && report.at < at ? report.at : at);
+        folded.set(task.id, { task, changes: { ...entry?.changes, ...changes }, seq: report.seq });
       }
     }
     acked.push({ taskArn: report.taskArn, seq: report.seq });
   }
-  await recordHeartbeat(context.db, instance.cluster, instance.id, at);
+  // Tasks are independent of each other: their writes go together.
+  await Promise.all(
+    [...folded.values()].map(async ({ task, changes, seq }) => {
+      const release = changes.lastStatus === 'STOPPED' && !task.released;
+      const outcome = await applyReport(context.db, task, seq, changes, at, release);
+      if (outcome === 'applied') byId.set(task.id, { ...task, ...changes, reportSeq: seq } as TaskRecord);
+    }),
+  );
+  if (heartbeatDue(context, instance.id, Date.parse(at))) {
+    await recordHeartbeat(context.db, instance.cluster, instance.id, at);
+  }
   if (!instance.agentConnected) await setAgentConnected(context.db, instance.cluster, instance.id, true, at);
 
   const response: SyncResponse = { assignmentVersion: instance.assignmentVersion, acked, heartbeatSeconds };

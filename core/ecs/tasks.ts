@@ -4,7 +4,7 @@ import { hashSecret, newId } from '../auth/secrets.ts';
 import { requireActiveCluster } from '../db/clusters.ts';
 import { allContainerInstances } from '../db/container-instances.ts';
 import { getRunTaskToken, runTaskTokenItem } from '../db/run-task-tokens.ts';
-import { getTask, tasksOfCluster, tasksOfInstance } from '../db/tasks.ts';
+import { getTask, taskSummaries } from '../db/tasks.ts';
 import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
 import { BerthError, clientError, invalidParameter } from '../errors.ts';
 import { clusterNameOf, scopedIdOf } from '../model/arn.ts';
@@ -356,17 +356,19 @@ export const listTasks = defineAction(
     const cluster = clusterNameOf(input.cluster);
     await requireActiveCluster(context.db, cluster);
     if (input.launchType && input.launchType !== 'EXTERNAL') return { taskArns: [] };
-    let tasks: TaskRecord[];
+    let instanceId: string | undefined;
     if (input.containerInstance) {
       const instance = await findContainerInstance(context, cluster, input.containerInstance);
       if (!instance) throw invalidParameter('The referenced container instance was not found.');
-      tasks = await tasksOfInstance(context.db, instance.id);
-    } else {
-      tasks = await tasksOfCluster(context.db, cluster);
+      instanceId = instance.id;
     }
     // ECS lists desired-RUNNING tasks unless asked for others; PENDING is listed as RUNNING wants.
     const desired = input.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING';
     const serviceName = input.serviceName ? scopedIdOf(input.serviceName, 'service').id : undefined;
+    const tasks = await taskSummaries(context.db, {
+      cluster,
+      ...(instanceId ? { instanceId } : serviceName ? { serviceName } : {}),
+    });
     const matching = tasks
       .filter((task) => task.desiredStatus === desired)
       .filter((task) => !input.family || task.family === input.family)

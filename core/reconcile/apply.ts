@@ -35,6 +35,11 @@ export type ReconcileOutcome = { wrote: boolean; recheckAt?: string };
 /** Starts per pass: a transaction holds 100 items (a task, maybe its instance, the service). */
 const maxStartsPerPass = 40;
 const maxAttempts = 8;
+/**
+ * Transactions one reconcile of a service may write before it leaves the rest to the stream record
+ * its own last write caused: a big deployment lands in a few passes without one call running long.
+ */
+const maxWritesPerCall = 10;
 
 /** The placement engine's view of an instance record. */
 export const placementViewOf = (instance: ContainerInstanceRecord): PlacementInstance => ({
@@ -74,7 +79,7 @@ const buildWrite = async (
   instances: ContainerInstanceRecord[],
   plan: ServicePlan,
   at: string,
-): Promise<{ write: UnitWrite; placementMessage?: string }> => {
+): Promise<{ write: UnitWrite; placementMessage?: string; truncated: boolean }> => {
   const write = emptyWrite(at);
   const byId = new Map(tasks.map((task) => [task.id, task]));
   for (const stop of plan.stop) {
@@ -87,6 +92,7 @@ const buildWrite = async (
   }
   let sequence = service.taskSequence;
   let placementMessage: string | undefined;
+  let truncated = false;
   const views = instances.map(placementViewOf);
   for (const start of plan.start) {
     const definition = await definitionOf(deps.db, deps.config, start.family, start.revision);
@@ -99,6 +105,7 @@ const buildWrite = async (
       Math.min(maxStartsPerPass, maxTransactionItems - 10 - write.stops.length) - write.newTasks.length,
     );
     const count = Math.min(start.count, room);
+    if (count < start.count) truncated = true;
     if (count === 0) break;
     const result = placeTasks(
       {
@@ -162,7 +169,7 @@ const buildWrite = async (
       message,
     },
   }));
-  return { write, placementMessage };
+  return { write, placementMessage, truncated };
 };
 
 const ringAll = async (deps: ReconcileDeps, write: UnitWrite) => {
@@ -183,15 +190,17 @@ export const reconcileServiceUnit = async (
   name: string,
 ): Promise<ReconcileOutcome> => {
   const now = deps.now ?? (() => new Date());
+  let wrote = false;
+  let writes = 0;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const { service, tasks } = await readServiceUnit(deps.db, cluster, name);
-    if (!service || service.status === 'INACTIVE') return { wrote: false };
+    if (!service || service.status === 'INACTIVE') return { wrote };
     const instances = await allContainerInstances(deps.db, cluster);
     const views = new Map(instances.map((instance) => [instance.id, instanceViewOf(instance)]));
     const at = now();
     const plan = reconcileService({ service, tasks, instances: views, now: at });
-    if (isEmptyPlan(plan)) return { wrote: false, recheckAt: plan.recheckAt };
-    const { write, placementMessage } = await buildWrite(
+    if (isEmptyPlan(plan)) return { wrote, recheckAt: plan.recheckAt };
+    const { write, placementMessage, truncated } = await buildWrite(
       deps,
       service,
       tasks,
@@ -205,14 +214,19 @@ export const reconcileServiceUnit = async (
       write.finalizes.length === 0 &&
       write.events.length === 0 &&
       Object.keys(write.service?.set ?? {}).length === 0;
-    if (nothingToWrite) return { wrote: false, recheckAt: plan.recheckAt };
+    if (nothingToWrite) return { wrote, recheckAt: plan.recheckAt };
     const outcome = await writeUnit(deps.db, write);
     if (outcome.ok) {
+      wrote = true;
+      writes += 1;
       deps.onMetric?.('TasksPlaced', write.newTasks.length);
       deps.onMetric?.('TasksStopped', write.stops.length + write.finalizes.length);
       if (placementMessage) deps.onMetric?.('PlacementFailures', 1);
       await ringAll(deps, write);
-      return { wrote: true, recheckAt: plan.recheckAt };
+      // More starts than one transaction holds: place the next ones now rather than a stream hop later.
+      if (!truncated || writes >= maxWritesPerCall) return { wrote, recheckAt: plan.recheckAt };
+      attempt = 0;
+      continue;
     }
     deps.onMetric?.('ReconcileConflicts', 1);
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
@@ -221,15 +235,15 @@ export const reconcileServiceUnit = async (
 };
 
 /**
- * An instance changed (registered, drained, disconnected, capacity freed, deregistered): finalize
- * standalone tasks of a deregistered instance, then reconcile the services that may care — those
- * not at steady state and those with tasks on the instance.
+ * An instance changed (registered, drained, disconnected, capacity freed, deregistered): finalizes
+ * the standalone tasks of a deregistered instance and answers the services that may care — those
+ * not at steady state and those with tasks on the instance — for the caller to reconcile.
  */
-export const reconcileInstanceUnit = async (
+export const settleInstance = async (
   deps: ReconcileDeps,
   cluster: string,
   instanceId: string,
-): Promise<ReconcileOutcome> => {
+): Promise<{ wrote: boolean; services: string[] }> => {
   const now = (deps.now ?? (() => new Date()))();
   const [instance, assigned, services] = await Promise.all([
     getContainerInstance(deps.db, cluster, instanceId),
@@ -242,18 +256,34 @@ export const reconcileInstanceUnit = async (
     if (standalone.length > 0) {
       const write = emptyWrite(now.toISOString());
       write.finalizes = standalone.map((task) => ({ task, reason: 'Container instance was deregistered.' }));
-      wrote = (await writeUnit(deps.db, write)).ok || wrote;
+      wrote = (await writeUnit(deps.db, write)).ok;
     }
   }
   const withTasksHere = new Set(assigned.filter((t) => t.lastStatus !== 'STOPPED').map((t) => t.serviceName));
   const targets = services.filter((service) => !service.steadySince || withTasksHere.has(service.name));
+  return { wrote, services: targets.map((service) => service.name) };
+};
+
+/** Folds the outcomes of several reconciles into one: wrote if any did, the earliest recheck. */
+export const combineOutcomes = (outcomes: readonly ReconcileOutcome[], wrote = false): ReconcileOutcome => {
   let recheckAt: string | undefined;
-  for (const service of targets) {
-    const outcome = await reconcileServiceUnit(deps, cluster, service.name);
+  for (const outcome of outcomes) {
     wrote = wrote || outcome.wrote;
     if (outcome.recheckAt && (!recheckAt || outcome.recheckAt < recheckAt)) recheckAt = outcome.recheckAt;
   }
-  return { wrote, recheckAt };
+  return recheckAt ? { wrote, recheckAt } : { wrote };
+};
+
+/** An instance changed: settle it, then reconcile the services that may care, one after another. */
+export const reconcileInstanceUnit = async (
+  deps: ReconcileDeps,
+  cluster: string,
+  instanceId: string,
+): Promise<ReconcileOutcome> => {
+  const settled = await settleInstance(deps, cluster, instanceId);
+  const outcomes: ReconcileOutcome[] = [];
+  for (const name of settled.services) outcomes.push(await reconcileServiceUnit(deps, cluster, name));
+  return combineOutcomes(outcomes, settled.wrote);
 };
 
 export const taskArnOf = (config: BerthConfig, task: Pick<TaskRecord, 'cluster' | 'id'>) =>

@@ -196,6 +196,37 @@ describe('POST /agent/v1/sync', () => {
     expect(await remainingCpu(agent)).toBe(2048);
   });
 
+  it("folds one task's reports of one sync into one write that ends where the last one does", async () => {
+    // Prepare
+    const agent = await register();
+    const taskArn = await startOn(agent);
+    const { body } = await sync(agent, 0);
+    const before = await describeTask(taskArn);
+
+    // Act
+    const answer = await sync(agent, body.assignmentVersion, [
+      report(taskArn, 5, 'PENDING'),
+      report(taskArn, 6, 'RUNNING'),
+      report(taskArn, 7, 'STOPPED'),
+    ]);
+    const after = await describeTask(taskArn);
+
+    // Assess
+    expect(answer.body.acked).toEqual([
+      { taskArn, seq: 5 },
+      { taskArn, seq: 6 },
+      { taskArn, seq: 7 },
+    ]);
+    expect(after).toMatchObject({ lastStatus: 'STOPPED', desiredStatus: 'STOPPED' });
+    // Each step's fields are kept, though only one write was made.
+    expect(after.pullStartedAt).toBeDefined();
+    expect(after.startedAt).toBeDefined();
+    expect(after.stoppedAt).toBeDefined();
+    expect(after.containers?.[0]).toMatchObject({ lastStatus: 'STOPPED', exitCode: 0 });
+    expect(after.version).toBe((before.version ?? 0) + 1);
+    expect(await remainingCpu(agent)).toBe(2048);
+  });
+
   it('carries the desired tasks only when the assignment version moved', async () => {
     // Prepare
     const agent = await register();

@@ -127,7 +127,14 @@ describe('stream poller', () => {
     await db.send(
       new PutItemCommand({
         TableName: table,
-        Item: { pk: { S: 'bin' }, sk: { S: 'x' }, w: { N: '99' }, data: { B: new Uint8Array([1, 2, 3]) } },
+        Item: {
+          pk: { S: 'bin' },
+          sk: { S: 'x' },
+          w: { N: '99' },
+          data: { B: new Uint8Array([1, 2, 3]) },
+          none: { M: {} },
+          nothing: { L: [] },
+        },
       }),
     );
 
@@ -162,6 +169,9 @@ describe('stream poller', () => {
       120,
     );
     expect(received.at(-1)?.dynamodb?.NewImage?.data).toEqual({ B: 'AQID' });
+    // Empty collections keep their type, as in Lambda's event (the SDK alone loses an empty map's).
+    expect(received.at(-1)?.dynamodb?.NewImage?.none).toEqual({ M: {} });
+    expect(received.at(-1)?.dynamodb?.NewImage?.nothing).toEqual({ L: [] });
   });
 
   it('redelivers from the lowest reported batch item failure: that record and all after it, none before', async () => {
