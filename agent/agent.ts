@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SyncRequest, SyncResponse } from '../core/protocol/agent.ts';
-import { jitteredBackoff, sleep } from './backoff.ts';
+import { jitteredBackoff, retryDelay, sleep } from './backoff.ts';
 import { AgentApiError, type ApiClient, createApiClient } from './client.ts';
 import type { AgentConfig } from './config.ts';
 import { type EngineSettings, TaskEngine } from './engine.ts';
@@ -194,8 +194,9 @@ export class Agent {
       } catch (error) {
         if (error instanceof AgentApiError) throw error;
         if (this.abort.signal.aborted) throw error;
-        this.log.warn('registration failed; retrying', { error: messageOf(error) });
-        await sleep(jitteredBackoff(attempt, linkBackoff, this.random), this.abort.signal);
+        const delayMs = retryDelay(error, attempt, linkBackoff, this.random);
+        this.log.warn('registration failed; retrying', { error: messageOf(error), retryInMs: delayMs });
+        await sleep(delayMs, this.abort.signal);
       }
     }
   }
@@ -277,7 +278,7 @@ export class Agent {
           } else {
             this.setOnline(false, messageOf(error));
           }
-          await sleep(jitteredBackoff(failures, linkBackoff, this.random), this.abort.signal);
+          await sleep(retryDelay(error, failures, linkBackoff, this.random), this.abort.signal);
           continue;
         }
       }
@@ -352,7 +353,7 @@ export class Agent {
         } else {
           this.setOnline(false, messageOf(error));
         }
-        await sleep(jitteredBackoff(failures, linkBackoff, this.random), this.abort.signal);
+        await sleep(retryDelay(error, failures, linkBackoff, this.random), this.abort.signal);
       }
     }
   }

@@ -11,6 +11,26 @@ export const jitteredBackoff = (attempt: number, settings: BackoffSettings, rand
   return Math.round(cap / 2 + (random() * cap) / 2);
 };
 
+/** The longest Retry-After honoured: a server asking for more is waited on this long, then asked again. */
+export const maxRetryAfterMs = 15 * 60_000;
+
+/**
+ * The wait before retrying after `error`: the jittered backoff, or longer when the server said how
+ * long to stay away (Retry-After on a 429 or 503), up to maxRetryAfterMs.
+ */
+export const retryDelay = (
+  error: unknown,
+  attempt: number,
+  settings: BackoffSettings,
+  random: () => number,
+): number => {
+  const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  const backoff = jitteredBackoff(attempt, settings, random);
+  return typeof asked === 'number' && Number.isFinite(asked)
+    ? Math.max(backoff, Math.min(asked, maxRetryAfterMs))
+    : backoff;
+};
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {

@@ -6,7 +6,7 @@ import type {
   SyncResponse,
 } from '../core/protocol/agent.ts';
 import { doorbellAnswerRung } from '../core/protocol/doorbell.ts';
-import { httpRequest, NetworkError } from './http.ts';
+import { httpRequest, NetworkError, retryAfterMsOf } from './http.ts';
 import { arrayAt, numberAt, objectAt, parseJson, stringAt } from './shape.ts';
 
 /**
@@ -93,7 +93,10 @@ export const createApiClient = (
       env,
     );
     if (response.status >= 500 || response.status === 429) {
-      throw new NetworkError(`${path}: HTTP ${response.status}`);
+      throw new NetworkError(
+        `${path}: HTTP ${response.status}`,
+        retryAfterMsOf(response.retryAfter, Date.now()),
+      );
     }
     if (response.status >= 400) {
       let code = `HTTP${response.status}`;

@@ -12,7 +12,8 @@ const httpsModule = () => import('node:https').then((m) => m.default);
  * TLS to the target inside the tunnel for https. Edge sites often reach the internet only so.
  */
 
-export type HttpResult = { status: number; body: string };
+/** `retryAfter`: the Retry-After header as sent (seconds or an HTTP date), when there was one. */
+export type HttpResult = { status: number; body: string; retryAfter?: string };
 
 export type RequestOptions = {
   method: 'GET' | 'POST';
@@ -26,7 +27,21 @@ export type RequestOptions = {
 /** A failure to reach the other side (refused, reset, timed out, proxy refused): retry later. */
 export class NetworkError extends Error {
   readonly code = 'NetworkError';
+  /** How long the server asked to be left alone (a 429's or 503's Retry-After), when it said. */
+  readonly retryAfterMs?: number;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+  }
 }
+
+/** Retry-After as milliseconds from `nowMs`: delta-seconds or an HTTP date; undefined when unreadable. */
+export const retryAfterMsOf = (value: string | undefined, nowMs: number): number | undefined => {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
+};
 
 const defaultPort = (url: URL) => Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 
@@ -152,7 +167,12 @@ export const httpRequest = async (
       response.once('error', (error) => reject(new NetworkError(error.message)));
       response.once('end', () => {
         if (socket) socket.destroy();
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        const retryAfter = response.headers['retry-after'];
+        resolve({
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
+        });
       });
     });
     request.end(options.body);
