@@ -155,10 +155,22 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
     route = {
       operator: (request) =>
         handleOperatorRequest(
-          { db, config, lookupSecret: staticKeys([credentials]), now, onError, doorbell },
+          {
+            db,
+            config,
+            lookupSecret: staticKeys([credentials]),
+            now,
+            onError,
+            doorbell,
+            doorbellQueues: doorbell,
+          },
           request,
         ),
-      agent: (request) => handleAgentRequest({ db, config, now, onError, doorbell, agentFiles }, request),
+      agent: (request) =>
+        handleAgentRequest(
+          { db, config, now, onError, doorbell, doorbellQueues: doorbell, agentFiles },
+          request,
+        ),
     };
 
     // Time-based rechecks (backoff ends): one timer per unit, the earliest wins.

@@ -7,7 +7,7 @@ import {
   isTransactionCanceled,
   retryOnConflict,
 } from './conditions.ts';
-import { keys } from './keys.ts';
+import { keys, taskRef } from './keys.ts';
 import { taskKey } from './tasks.ts';
 
 /** The task fields an agent report may change. */
@@ -77,7 +77,8 @@ export const applyReport = async (
       ':one': 1,
       ':at': at,
     };
-    const deletes: string[] = [];
+    const deletes: string[] = ['liveTaskRefs :ref'];
+    instanceValues[':ref'] = new Set([taskRef(task.cluster, task.id, task.serviceName)]);
     if (reservation.ports.length) {
       instanceValues[':ports'] = new Set(reservation.ports);
       deletes.push('usedPorts :ports');

@@ -98,6 +98,16 @@ export const keys = {
   }),
 } as const;
 
+/** A task's place, as its instance records it (liveTaskRefs): its partition and id. */
+export const taskRef = (cluster: string, id: string, serviceName?: string): string =>
+  `${keys.task(cluster, id, '', serviceName).pk}|${id}`;
+
+/** The table key a taskRef names. */
+export const keyOfTaskRef = (ref: string): Key => {
+  const at = ref.lastIndexOf('|');
+  return { pk: ref.slice(0, at), sk: `TASK#${ref.slice(at + 1)}` };
+};
+
 /** Partition/prefix pairs for the list patterns on gsi1. */
 export const gsi1Lists = {
   clusters: 'CLUSTERS',

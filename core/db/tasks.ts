@@ -1,8 +1,8 @@
-import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { TaskRecord } from '../model/task.ts';
 import type { Db } from './client.ts';
 import { stripKeys } from './items.ts';
-import { keys } from './keys.ts';
+import { keyOfTaskRef, keys } from './keys.ts';
 
 const queryAllItems = async (db: Db, input: Omit<QueryCommandInput, 'TableName'>) => {
   const items: Record<string, unknown>[] = [];
@@ -54,6 +54,33 @@ export const tasksOfInstance = async (db: Db, instanceId: string): Promise<TaskR
       ExpressionAttributeValues: { ':pk': keys.tasksOfInstance(instanceId).gsi2pk },
     })
   ).map((item) => stripKeys<TaskRecord>(item));
+
+/** BatchGetItem's limit on keys per call. */
+const maxBatchGetKeys = 100;
+const maxBatchGetRounds = 8;
+
+/**
+ * Tasks by their refs (taskRef), read consistently: what an instance says it holds, as it is
+ * now, with no index in between that may not have caught up yet.
+ */
+export const tasksByRefs = async (db: Db, refs: Iterable<string>): Promise<TaskRecord[]> => {
+  const all = [...refs].map((ref) => keyOfTaskRef(ref));
+  const tasks: TaskRecord[] = [];
+  for (let start = 0; start < all.length; start += maxBatchGetKeys) {
+    let pending: Record<string, unknown>[] = all.slice(start, start + maxBatchGetKeys);
+    for (let round = 1; pending.length > 0; round++) {
+      if (round > maxBatchGetRounds) throw new Error(`BatchGetItem left ${pending.length} task(s) unread`);
+      const output = await db.doc.send(
+        new BatchGetCommand({ RequestItems: { [db.table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      tasks.push(...(output.Responses?.[db.table] ?? []).map((item) => stripKeys<TaskRecord>(item)));
+      pending = output.UnprocessedKeys?.[db.table]?.Keys ?? [];
+      // Unprocessed keys mean the table is busy: back off before asking again.
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
+    }
+  }
+  return tasks;
+};
 
 /** What ListTasks filters and sorts on. */
 export type TaskSummary = Pick<

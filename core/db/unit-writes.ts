@@ -3,7 +3,7 @@ import type { ServiceEvent } from '../model/service.ts';
 import type { Reservation, StopCode, TaskRecord } from '../model/task.ts';
 import type { Db } from './client.ts';
 import { cancellationCodes, isTransactionCanceled, isTransactionConflict } from './conditions.ts';
-import { keys } from './keys.ts';
+import { keys, taskRef } from './keys.ts';
 import { taskKey } from './tasks.ts';
 
 type TransactItem = NonNullable<
@@ -98,6 +98,8 @@ const instanceUpdates = (write: UnitWrite, db: Db): TransactItem[] => {
         '#status = :active',
         'agentConnected = :true',
       );
+      values[':refs'] = new Set(tasks.map((t) => taskRef(t.cluster, t.id, t.serviceName)));
+      adds.push('liveTaskRefs :refs');
       const groups = new Map<string, number>();
       for (const task of tasks) groups.set(task.group, (groups.get(task.group) ?? 0) + 1);
       [...groups.entries()].forEach(([group, count], i) => {

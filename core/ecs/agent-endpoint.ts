@@ -4,14 +4,18 @@ import { BerthError, isBerthError } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
 import { agentApiPrefix, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { parseInput } from './action.ts';
-import { authenticateAgent, syncAgent } from './agent-sync.ts';
+import { authenticateAgent, authenticateDoorbell, invalidAgentToken, syncAgent } from './agent-sync.ts';
 import { createContext, type DoorbellQueues } from './context.ts';
 import { type AgentFiles, serveAgentFile } from './install-script.ts';
 import { registerInstance } from './register-instance.ts';
 import { maxRequestBytes } from './serve.ts';
 
 /** The doorbell's waiting side: resolves true when rung, false after `seconds`. */
-export type DoorbellWaiter = { wait: (instanceId: string, seconds: number) => Promise<boolean> };
+export type DoorbellWaiter = {
+  wait: (instanceId: string, seconds: number) => Promise<boolean>;
+  /** Whether the instance's doorbell was deleted (deregistration): its polls are refused. */
+  isDeleted: (instanceId: string) => boolean;
+};
 
 export type AgentDeps = {
   db: Db;
@@ -81,10 +85,12 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
       return jsonResponse(200, await syncAgent(context, instance, input));
     }
     if (route === `GET ${agentApiPrefix}/doorbell` && deps.doorbell) {
-      const instance = await authenticateAgent(context, request.headers.authorization);
+      // As the doorbell's authorizer on AWS: the token's owner, remembered, with no read per poll.
+      const owner = await authenticateDoorbell(context, request.headers.authorization);
+      if (deps.doorbell.isDeleted(owner.instanceId)) throw invalidAgentToken();
       const wait = Number(new URLSearchParams(request.query).get('wait') ?? 20);
       const seconds = Number.isFinite(wait) ? Math.min(20, Math.max(0, wait)) : 20;
-      return jsonResponse(200, { rung: await deps.doorbell.wait(instance.id, seconds) });
+      return jsonResponse(200, { rung: await deps.doorbell.wait(owner.instanceId, seconds) });
     }
     throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
   } catch (error) {

@@ -2,7 +2,7 @@ import { hashSecret } from '../auth/secrets.ts';
 import { instanceOfToken } from '../db/activations.ts';
 import { applyReport, type ReportChanges, recordHeartbeat, setAgentConnected } from '../db/agent-writes.ts';
 import { getContainerInstance } from '../db/container-instances.ts';
-import { getTask, tasksOfInstance } from '../db/tasks.ts';
+import { getTask, tasksByRefs, tasksOfInstance } from '../db/tasks.ts';
 import { stoppedTaskTtl } from '../db/unit-writes.ts';
 import { BerthError } from '../errors.ts';
 import type { ContainerInstanceRecord } from '../model/container-instance.ts';
@@ -15,7 +15,7 @@ import { definitionOf } from './definition-cache.ts';
 /** Seconds between syncs when nothing happens: the sync is the heartbeat. */
 export const heartbeatSeconds = 60;
 
-const invalidToken = () =>
+export const invalidAgentToken = () =>
   new BerthError('InvalidToken', 'auth', 'The agent token is not valid (unknown, revoked or deregistered).');
 
 /**
@@ -44,7 +44,7 @@ const ownerOfToken = async (context: ActionContext, tokenHash: string) => {
 
 const tokenHashOf = (authorization: string | undefined): string => {
   const match = /^Bearer ([A-Za-z0-9_]{10,200})$/.exec(authorization ?? '');
-  if (!match?.[1]) throw invalidToken();
+  if (!match?.[1]) throw invalidAgentToken();
   return hashSecret(match[1]);
 };
 
@@ -55,10 +55,24 @@ export const authenticateAgent = async (
 ): Promise<ContainerInstanceRecord> => {
   const tokenHash = tokenHashOf(authorization);
   const owner = await ownerOfToken(context, tokenHash);
-  if (!owner) throw invalidToken();
+  if (!owner) throw invalidAgentToken();
   const instance = await getContainerInstance(context.db, owner.cluster, owner.instanceId);
-  if (!instance || instance.status === 'INACTIVE' || instance.tokenHash !== tokenHash) throw invalidToken();
+  if (!instance || instance.status === 'INACTIVE' || instance.tokenHash !== tokenHash)
+    throw invalidAgentToken();
   return instance;
+};
+
+/**
+ * The instance a bearer token belongs to, without reading the instance when the token is known:
+ * enough for the doorbell, which only waits (its deletion at deregistration refuses the token).
+ */
+export const authenticateDoorbell = async (
+  context: ActionContext,
+  authorization: string | undefined,
+): Promise<{ cluster: string; instanceId: string }> => {
+  const owner = await ownerOfToken(context, tokenHashOf(authorization));
+  if (!owner) throw invalidAgentToken();
+  return owner;
 };
 
 /**
@@ -141,7 +155,11 @@ export const syncAgent = async (
   request: SyncRequest,
 ): Promise<SyncResponse> => {
   const at = context.now().toISOString();
-  const assigned = await tasksOfInstance(context.db, instance.id);
+  // The instance was read consistently, and so are the tasks it names; an instance registered before
+  // it named its tasks is read through the index.
+  const assigned = instance.tracksLiveTasks
+    ? await tasksByRefs(context.db, instance.liveTaskRefs ?? [])
+    : await tasksOfInstance(context.db, instance.id);
   const byId = new Map(assigned.map((task) => [task.id, task]));
   const acked: SyncResponse['acked'] = [];
   // Every report is checked before any is applied: a request about another instance's task
@@ -150,7 +168,9 @@ export const syncAgent = async (
     const id = taskIdOf(report.taskArn);
     if (!id || byId.has(id)) continue;
     const elsewhere = await getTask(context.db, instance.cluster, id);
-    if (elsewhere && elsewhere.instanceId !== instance.id) {
+    // A task of this instance that is no longer live (stopped, its resources given back).
+    if (elsewhere?.instanceId === instance.id) byId.set(id, elsewhere);
+    else if (elsewhere) {
       throw new BerthError(
         'AccessDeniedException',
         'auth',

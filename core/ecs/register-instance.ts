@@ -109,6 +109,7 @@ export const registerInstance = async (
     ...(reserved.length ? { usedPorts: new Set(reserved) } : {}),
     groups: {},
     liveTasksCount: 0,
+    tracksLiveTasks: true,
     attributes: builtInAttributes(request),
     tags: {},
     assignmentVersion: 0,

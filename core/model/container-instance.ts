@@ -45,6 +45,13 @@ export type ContainerInstanceRecord = {
   groups: Record<string, number>;
   /** Tasks placed here and not yet STOPPED. */
   liveTasksCount: number;
+  /**
+   * Where those tasks are (taskRef), so the agent's sync reads them consistently by key rather
+   * than from the eventually consistent index (absent when none: DynamoDB sets are never empty).
+   */
+  liveTaskRefs?: Set<string>;
+  /** Set at registration since liveTaskRefs exists; older instances are read through the index. */
+  tracksLiveTasks?: boolean;
   attributes: Record<string, string | null>;
   tags: TagMap;
   /** Bumped with every change of the instance's assigned tasks; agents sync from it. */

@@ -27,6 +27,7 @@ const claimRules: Record<string, (before: unknown, after: unknown) => boolean> =
     const now = (after ?? {}) as Plain;
     return Object.entries(old).every(([group, count]) => Number(now[group] ?? 0) >= Number(count));
   },
+  liveTaskRefs: (before, after) => isSubset(before, after),
   usedPorts: (before, after) => isSubset(before, after),
   usedPortsUdp: (before, after) => isSubset(before, after),
 };

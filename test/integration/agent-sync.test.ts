@@ -7,7 +7,9 @@ import {
   StartTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyOfTaskRef, taskRef } from '../../core/db/keys.ts';
 import { registerAgent, startBerth, type TestBerth } from './harness.ts';
 
 let berth: TestBerth;
@@ -225,6 +227,31 @@ describe('POST /agent/v1/sync', () => {
     expect(after.containers?.[0]).toMatchObject({ lastStatus: 'STOPPED', exitCode: 0 });
     expect(after.version).toBe((before.version ?? 0) + 1);
     expect(await remainingCpu(agent)).toBe(2048);
+  });
+
+  it('reads the tasks its instance names by key, so an index that has not caught up loses none', async () => {
+    // Prepare
+    const agent = await register();
+    const taskArn = await startOn(agent);
+    const id = taskArn.split('/').at(-1) ?? '';
+    // As a global secondary index may be for a moment on AWS: the new task is not in it yet.
+    const { pk, sk } = keyOfTaskRef(taskRef('sync', id));
+    await berth.db.doc.send(
+      new UpdateCommand({
+        TableName: berth.db.table,
+        Key: { pk, sk },
+        UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
+      }),
+    );
+
+    // Act
+    const answer = await sync(agent, 0);
+    const reported = await sync(agent, answer.body.assignmentVersion, [report(taskArn, 1, 'RUNNING')]);
+
+    // Assess
+    expect(answer.body.tasks.map((task: { taskArn: string }) => task.taskArn)).toEqual([taskArn]);
+    expect(reported.body.acked).toEqual([{ taskArn, seq: 1 }]);
+    expect(await describeTask(taskArn)).toMatchObject({ lastStatus: 'RUNNING' });
   });
 
   it('carries the desired tasks only when the assignment version moved', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keys, padRevision } from '../../core/db/keys.ts';
+import { keyOfTaskRef, keys, padRevision, taskRef } from '../../core/db/keys.ts';
 import { decodeToken, encodeToken } from '../../core/db/query.ts';
 import { namePattern } from '../../core/model/arn.ts';
 
@@ -10,6 +10,15 @@ describe('keys', () => {
   it('puts a container instance in its cluster partition', () => {
     expect(keys.containerInstance('edge', 'abc')).toEqual({ pk: 'CLUSTER#edge', sk: 'INSTANCE#abc' });
     expect(keys.containerInstancesOf('edge')).toEqual({ pk: 'CLUSTER#edge', skPrefix: 'INSTANCE#' });
+  });
+
+  it("names a task's table key by its ref, for service tasks and standalone ones alike", () => {
+    fc.assert(
+      fc.property(name, name, fc.option(name, { nil: undefined }), (cluster, id, service) => {
+        const { pk, sk } = keys.task(cluster, id, 'i-1', service);
+        expect(keyOfTaskRef(taskRef(cluster, id, service))).toEqual({ pk, sk });
+      }),
+    );
   });
 
   it('orders revisions numerically through zero padding', () => {
