@@ -20,6 +20,21 @@ export const getService = async (
   return output.Item ? stripKeys<ServiceRecord>(output.Item) : undefined;
 };
 
+/** What a service's counts are made of. */
+export type TaskCountFields = Pick<TaskRecord, 'lastStatus' | 'desiredStatus' | 'deploymentId'>;
+
+/**
+ * A service's tasks reduced to what its running/pending counts need (a projection: a service of
+ * hundreds of tasks reads a few bytes each).
+ */
+export const taskCountFieldsOf = async (db: Db, cluster: string, name: string): Promise<TaskCountFields[]> =>
+  (await queryAllItems(db, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :task)',
+    ProjectionExpression: 'lastStatus, desiredStatus, deploymentId',
+    ExpressionAttributeValues: { ':pk': keys.serviceUnit(cluster, name).pk, ':task': 'TASK#' },
+    ConsistentRead: true,
+  })) as TaskCountFields[];
+
 /** A reconcile unit: the service and all its tasks, in one consistent Query of one partition. */
 export const readServiceUnit = async (
   db: Db,

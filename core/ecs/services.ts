@@ -7,6 +7,8 @@ import {
   listServicesPage,
   readServiceUnit,
   serviceEvents,
+  type TaskCountFields,
+  taskCountFieldsOf,
 } from '../db/services.ts';
 import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
 import { BerthError, clientError, invalidParameter } from '../errors.ts';
@@ -16,10 +18,10 @@ import type {
   DeploymentConfiguration,
   PlacementConstraint,
   PlacementStrategy,
+  ServiceEvent,
   ServiceRecord,
 } from '../model/service.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
-import type { TaskRecord } from '../model/task.ts';
 import { supportsExternal } from '../model/task-definition.ts';
 import { epochSeconds } from '../model/time.ts';
 import { validatePlacement } from '../placement/place.ts';
@@ -86,7 +88,7 @@ const checkLaunchType = (launchType: string | undefined) => {
   }
 };
 
-const countsOf = (tasks: readonly TaskRecord[], deploymentId?: string) => {
+const countsOf = (tasks: readonly TaskCountFields[], deploymentId?: string) => {
   const live = tasks.filter(
     (task) =>
       task.lastStatus !== 'STOPPED' &&
@@ -101,10 +103,11 @@ const countsOf = (tasks: readonly TaskRecord[], deploymentId?: string) => {
 export const serviceOutput = async (
   context: ActionContext,
   service: ServiceRecord,
-  tasks: readonly TaskRecord[],
+  tasks: readonly TaskCountFields[],
   include: readonly string[] = [],
+  events?: Promise<ServiceEvent[]>,
 ) => {
-  const events = await serviceEvents(context.db, service.cluster, service.name);
+  const shown = await (events ?? serviceEvents(context.db, service.cluster, service.name));
   const deploymentOutput = (deployment: Deployment) => ({
     id: deployment.id,
     status: deployment.status,
@@ -131,7 +134,7 @@ export const serviceOutput = async (
     taskDefinition: context.arns.taskDefinition(service.family, service.revision),
     deploymentConfiguration: service.deploymentConfiguration,
     deployments: service.deployments.filter((d) => d.status !== 'INACTIVE').map(deploymentOutput),
-    events: events.map((event) => ({
+    events: shown.map((event) => ({
       id: event.id,
       createdAt: epochSeconds(event.createdAt),
       message: event.message,
@@ -372,24 +375,32 @@ export const describeServices = defineAction(
   async (context, input) => {
     const cluster = clusterNameOf(input.cluster);
     await requireActiveCluster(context.db, cluster);
-    const services: unknown[] = [];
-    const failures: { arn: string; reason: string }[] = [];
-    for (const reference of input.services) {
-      let name: string | undefined;
-      try {
-        name = serviceNameOf(reference, cluster);
-      } catch {
-        name = undefined;
-      }
-      const unit = name
-        ? await readServiceUnit(context.db, cluster, name)
-        : { service: undefined, tasks: [] };
-      if (!unit.service || !name) {
-        failures.push({ arn: name ? context.arns.service(cluster, name) : reference, reason: 'MISSING' });
-        continue;
-      }
-      services.push(await serviceOutput(context, unit.service, unit.tasks, input.include));
-    }
+    // Up to 10 services, each read as three independent reads (the service, its task counts, its
+    // events), all at once; answered in the order asked.
+    const answers = await Promise.all(
+      input.services.map(async (reference) => {
+        let name: string | undefined;
+        try {
+          name = serviceNameOf(reference, cluster);
+        } catch {
+          name = undefined;
+        }
+        if (!name) return { failure: { arn: reference, reason: 'MISSING' } };
+        const events = serviceEvents(context.db, cluster, name);
+        // Read beside the service; a missing service never awaits it, so its failure must not go unheard.
+        events.catch(() => {});
+        const [service, tasks] = await Promise.all([
+          getService(context.db, cluster, name),
+          taskCountFieldsOf(context.db, cluster, name),
+        ]);
+        if (!service) {
+          return { failure: { arn: context.arns.service(cluster, name), reason: 'MISSING' } };
+        }
+        return { service: await serviceOutput(context, service, tasks, input.include, events) };
+      }),
+    );
+    const services = answers.flatMap((answer) => ('service' in answer ? [answer.service] : []));
+    const failures = answers.flatMap((answer) => ('failure' in answer ? [answer.failure] : []));
     return { services, failures };
   },
 );
