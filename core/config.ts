@@ -3,6 +3,12 @@ export type BerthConfig = {
   region: string;
   accountId: string;
   tableName: string;
+  /**
+   * A sync writes the agent's heartbeat when the last one this process wrote is at least this old:
+   * half the sweeper's grace, so a connected agent's heartbeat is never older than the grace minus a
+   * sync interval. Default: 90 s (the grace is 180 s, three 60-second heartbeats).
+   */
+  heartbeatWriteSeconds?: number;
 };
 
 export const defaultConfig: BerthConfig = {

@@ -109,7 +109,12 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
   const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? '.berth');
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const credentials = options.adminKeys ?? loadOrCreateKeys(dataDir);
-  const config: BerthConfig = { ...defaultConfig, region: options.region ?? defaultConfig.region };
+  const config: BerthConfig = {
+    ...defaultConfig,
+    region: options.region ?? defaultConfig.region,
+    // Heartbeats are written often enough for the sweeper's grace, whatever it is set to.
+    heartbeatWriteSeconds: (options.sweepSettings?.graceSeconds ?? defaultSweepSettings.graceSeconds) / 2,
+  };
   const doorbell = new LocalDoorbell();
   const now = options.now ?? (() => new Date());
   const onError = (error: unknown, context: object) => console.error('berth: internal error', context, error);

@@ -76,12 +76,11 @@ export const authenticateDoorbell = async (
 };
 
 /**
- * When each instance's heartbeat was last written by this process, per table handle: a busy agent
- * syncs many times a minute, and one heartbeat write every few seconds says as much.
+ * When each instance's heartbeat was last written by this process, per table handle: at idle an
+ * agent syncs every minute, and a heartbeat every other sync still says it is alive within the grace.
  */
 const heartbeatsWritten = new WeakMap<object, Map<string, number>>();
-/** Far below the sweeper's grace (three heartbeat periods), so a skipped write never looks like silence. */
-const heartbeatWriteIntervalMs = 15_000;
+const defaultHeartbeatWriteSeconds = 90;
 
 const heartbeatDue = (context: ActionContext, instanceId: string, nowMs: number): boolean => {
   let written = heartbeatsWritten.get(context.db);
@@ -90,7 +89,8 @@ const heartbeatDue = (context: ActionContext, instanceId: string, nowMs: number)
     heartbeatsWritten.set(context.db, written);
   }
   const last = written.get(instanceId);
-  if (last !== undefined && nowMs - last >= 0 && nowMs - last < heartbeatWriteIntervalMs) return false;
+  const intervalMs = (context.config.heartbeatWriteSeconds ?? defaultHeartbeatWriteSeconds) * 1000;
+  if (last !== undefined && nowMs - last >= 0 && nowMs - last < intervalMs) return false;
   if (written.size >= maxRememberedTokens) written.clear();
   written.set(instanceId, nowMs);
   return true;

@@ -309,9 +309,8 @@ export const runFleetBench = async (params: BenchParams) => {
       p50Ms: round(percentile(doorbellMs, 50), 1),
       p99Ms: round(percentile(doorbellMs, 99), 1),
     };
-    await fleet.stop();
-    fleets.pop();
-
+    // The burst fleet stays connected: it is part of the idle fleet below (a fleet that is stopped
+    // but still registered would be found silent by the sweeper, and that is not idling).
     progress(`doorbell done`);
     progress(`raw`);
     // --- raw, after the burst (the database as warm as for the placements): DynamoDB Local's own
@@ -321,15 +320,17 @@ export const runFleetBench = async (params: BenchParams) => {
     const rawSmall = await rawTransactions(host.db, params.rawSeconds, 1);
     const rawFull = await rawTransactions(host.db, params.rawSeconds, tasksPerRawTransaction);
 
-    // --- idle: a connected fleet with nothing to do.
+    // --- idle: a connected fleet with nothing changing: the burst's agents with their tasks running,
+    // and as many empty agents in a second cluster as make up --idle-agents.
     await ecs.send(new CreateClusterCommand({ clusterName: 'idle' }));
     const idleFleet = await startFleet({
       endpoint: host.endpoint,
       ssm,
       cluster: 'idle',
-      count: params.idleAgents,
+      count: Math.max(0, params.idleAgents - params.agents),
     });
     fleets.push(idleFleet);
+    const connectedAgents = params.agents + idleFleet.agents.length;
     // Let the first syncs (registration, resources) and their stream records pass.
     await sleep(2000);
     await settle(host);
@@ -350,14 +351,15 @@ export const runFleetBench = async (params: BenchParams) => {
     const sweepStarted = performance.now();
     await host.sweep();
     const sweepMs = performance.now() - sweepStarted;
-    const perAgentHour = (count: number) => (count / params.idleAgents) * (3600 / idleSeconds);
+    const perAgentHour = (count: number) => (count / connectedAgents) * (3600 / idleSeconds);
     const doorbellPolls = snapshot['/agent/v1/doorbell']?.count ?? 0;
     const allRequests = Object.values(snapshot).reduce((sum, r) => sum + r.count, 0);
     const invoked = Object.entries(snapshot).filter(([route]) => route !== '/agent/v1/doorbell');
     const apiInvocations = invoked.reduce((sum, [, r]) => sum + r.count, 0);
     const apiMs = invoked.reduce((sum, [, r]) => sum + r.ms, 0);
     const idleBase = {
-      agents: params.idleAgents,
+      agents: connectedAgents,
+      agentsWithTasks: params.agents,
       measuredSeconds: round(idleSeconds, 1),
       requests: allRequests,
       requestsByRoute: Object.fromEntries(Object.entries(snapshot).map(([k, v]) => [k, v.count])),
@@ -459,7 +461,7 @@ export const resultsTable = (r: Results): string =>
     `| raw | DynamoDB Local TransactWriteItems/s, ${r.raw.concurrency} concurrent: 1 task / ${r.raw.tasksPerPlacementTx} tasks (${r.raw.tasksPerPlacementTx * 2 + 1} items) | ${r.raw.txPerSecond} / ${r.raw.placementTxPerSecond} | |`,
     `| raw | placements/s the database could take (full transactions × ${r.raw.tasksPerPlacementTx}) | ${r.raw.placementsPerSecond} | |`,
     `| doorbell (${r.doorbell.runs} runs) | RunTask accepted → sync sees it p50 / p99 | ${r.doorbell.p50Ms} / ${r.doorbell.p99Ms} ms | p99 ≤ 250 ms (${mark(r.doorbell.p99Ms <= 250)}) |`,
-    `| idle (${r.idle.agents} agents, ${r.idle.measuredSeconds} s, ×3600/s) | HTTP requests per agent-hour | ${r.idle.httpRequestsPerAgentHour} | |`,
+    `| idle (${r.idle.agents} agents, ${r.idle.agentsWithTasks} of them running the burst's tasks; ${r.idle.measuredSeconds} s, ×3600/s) | HTTP requests per agent-hour | ${r.idle.httpRequestsPerAgentHour} | |`,
     `| idle | Lambda-equivalent invocations per agent-hour | ${r.idle.lambdaInvocationsPerAgentHour} | |`,
     `| idle | DynamoDB read units per agent-hour | ${r.idle.readUnitsPerAgentHour} | |`,
     `| idle | DynamoDB write units per agent-hour | ${r.idle.writeUnitsPerAgentHour} | ≤ 60 (${mark(r.idle.writeUnitsPerAgentHour <= 60)}) |`,

@@ -1,0 +1,82 @@
+import { CreateClusterCommand, DescribeContainerInstancesCommand } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBerth, type TestBerth } from './harness.ts';
+import { ScriptedAgent, syncRound } from './scripted-agent.ts';
+
+// Heartbeats with the defaults (60-second syncs, a 180-second grace): a sync writes the heartbeat
+// record only when the last one is half the grace old, and that must never make a live agent look
+// silent.
+
+let berth: TestBerth;
+/** Added to the wall clock: moving it forward is time passing for Berth. */
+let clockOffsetMs = 0;
+const now = () => new Date(Date.now() + clockOffsetMs);
+const cluster = 'beats';
+
+beforeAll(async () => {
+  berth = await startBerth({ now, meter: true, sweepIntervalMs: 3_600_000 });
+  await berth.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
+});
+
+afterAll(async () => {
+  await berth?.stop();
+});
+
+const heartbeatWrites = () => berth.db.meter?.calls.PutItemCommand ?? 0;
+
+/** A minute passes: every connected agent syncs, then the sweeper runs. */
+const minute = async (agents: ScriptedAgent[]) => {
+  clockOffsetMs += 60_000;
+  await syncRound(berth, agents);
+  await berth.sweep();
+  await berth.drain();
+};
+
+const connected = async (agents: ScriptedAgent[]) =>
+  (
+    (
+      await berth.ecs.send(
+        new DescribeContainerInstancesCommand({
+          cluster,
+          containerInstances: agents.map((agent) => agent.containerInstanceArn),
+        }),
+      )
+    ).containerInstances ?? []
+  ).map((instance) => instance.agentConnected === true);
+
+describe('heartbeats', () => {
+  it('keep an agent syncing every minute connected on half the writes, and a silent one is found within the grace', async () => {
+    // Prepare
+    const agents = [
+      await ScriptedAgent.register(berth, { cluster }),
+      await ScriptedAgent.register(berth, { cluster }),
+    ];
+    await syncRound(berth, agents);
+    const writesBefore = heartbeatWrites();
+
+    // Act: ten minutes of syncs, a sweep after each.
+    const whileSyncing: boolean[][] = [];
+    for (let i = 0; i < 10; i++) {
+      await minute(agents);
+      whileSyncing.push(await connected(agents));
+    }
+    const writes = heartbeatWrites() - writesBefore;
+    // Then the second agent goes silent.
+    const silent = agents[1] as ScriptedAgent;
+    silent.connected = false;
+    const afterSilence: boolean[][] = [];
+    for (let i = 0; i < 4; i++) {
+      await minute(agents);
+      afterSilence.push(await connected(agents));
+    }
+
+    // Assess
+    expect(whileSyncing.every((states) => states.every(Boolean))).toBe(true);
+    // 20 syncs, a heartbeat written on every other one.
+    expect(writes).toBe(10);
+    // Silent since minute 10: still connected a minute later, disconnected by the third minute.
+    expect(afterSilence[0]).toEqual([true, true]);
+    expect(afterSilence[2]).toEqual([true, false]);
+    expect(afterSilence[3]).toEqual([true, false]);
+  });
+});
