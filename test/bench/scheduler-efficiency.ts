@@ -17,7 +17,9 @@ const argument = (name: string, fallback: number) => {
 
 const tasks = argument('tasks', 30);
 const agentsCount = argument('agents', 3);
-const berth = await startBerth({ meter: true });
+/** Added to the wall clock, so heartbeat minutes can pass at once. */
+let clockOffsetMs = 0;
+const berth = await startBerth({ meter: true, now: () => new Date(Date.now() + clockOffsetMs) });
 try {
   const meter = berth.db.meter;
   if (!meter) throw new Error('the meter is off');
@@ -49,10 +51,15 @@ try {
   await berth.sweep();
   const steadyWrites = meter.writeUnits;
 
-  // One heartbeat sync per agent: what an idle fleet costs in writes.
+  // Heartbeat syncs a minute apart, ten per agent: what an idle fleet costs in writes (the record
+  // is written when half the grace old, so every other sync).
+  const heartbeatRounds = 10;
   meter.reset();
-  for (const agent of agents) await agent.sync();
-  const heartbeatWrites = meter.writeUnits / agents.length;
+  for (let round = 0; round < heartbeatRounds; round++) {
+    clockOffsetMs += 60_000;
+    for (const agent of agents) await agent.sync();
+  }
+  const heartbeatWrites = meter.writeUnits / (agents.length * heartbeatRounds);
 
   const heartbeatCalls = Object.fromEntries(Object.entries(meter.calls));
   const result = {
@@ -70,7 +77,7 @@ try {
   console.log('\n| figure | value | target |\n|---|---|---|');
   console.log(`| write units per task placed and started | ${result.writeUnitsPerTask.toFixed(2)} | ≤ 4 |`);
   console.log(`| write units while steady (sweep + stream) | ${steadyWrites} | 0 |`);
-  console.log(`| write units per agent heartbeat | ${heartbeatWrites.toFixed(2)} | — |`);
+  console.log(`| write units per agent heartbeat sync (60 s apart) | ${heartbeatWrites.toFixed(2)} | — |`);
 } finally {
   await berth.stop();
 }

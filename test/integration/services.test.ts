@@ -307,9 +307,17 @@ describe('UpdateService', () => {
     expect(messages[0]).toBe('(service web) has reached a steady state.');
     const tasks = await tasksOf(berth, { cluster: 'breaker', serviceName: 'web' });
     expect(runningOf(tasks).map(revisionOf)).toEqual([1, 1, 1]);
-    const failed = tasks.filter((task) => revisionOf(task) === 2);
+    // Every task of the failed revision is stopped: those that failed by themselves, and any still
+    // starting when the breaker tripped, which the rollback stopped (as ECS does).
+    const revision2 = tasks.filter((task) => revisionOf(task) === 2);
+    const failed = revision2.filter((task) => task.stopCode === 'EssentialContainerExited');
     expect(failed.length).toBeGreaterThanOrEqual(failedDeployment?.failedTasks ?? 3);
-    expect(failed.every((task) => task.stopCode === 'EssentialContainerExited')).toBe(true);
+    expect(revision2.every((task) => task.desiredStatus === 'STOPPED')).toBe(true);
+    expect(
+      revision2.every((task) =>
+        ['EssentialContainerExited', 'ServiceSchedulerInitiated'].includes(task.stopCode ?? ''),
+      ),
+    ).toBe(true);
   });
 });
 
