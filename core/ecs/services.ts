@@ -105,6 +105,7 @@ export const serviceOutput = async (
   service: ServiceRecord,
   tasks: readonly TaskCountFields[],
   include: readonly string[] = [],
+  /** Already being read by the caller (after the service item); read here otherwise. */
   events?: Promise<ServiceEvent[]>,
 ) => {
   const shown = await (events ?? serviceEvents(context.db, service.cluster, service.name));
@@ -375,8 +376,8 @@ export const describeServices = defineAction(
   async (context, input) => {
     const cluster = clusterNameOf(input.cluster);
     await requireActiveCluster(context.db, cluster);
-    // Up to 10 services, each read as three independent reads (the service, its task counts, its
-    // events), all at once; answered in the order asked.
+    // Up to 10 services at once, each one's item first, then its task counts and events together;
+    // answered in the order asked.
     const answers = await Promise.all(
       input.services.map(async (reference) => {
         let name: string | undefined;
@@ -386,16 +387,16 @@ export const describeServices = defineAction(
           name = undefined;
         }
         if (!name) return { failure: { arn: reference, reason: 'MISSING' } };
-        const events = serviceEvents(context.db, cluster, name);
-        // Read beside the service; a missing service never awaits it, so its failure must not go unheard.
-        events.catch(() => {});
-        const [service, tasks] = await Promise.all([
-          getService(context.db, cluster, name),
-          taskCountFieldsOf(context.db, cluster, name),
-        ]);
+        const service = await getService(context.db, cluster, name);
         if (!service) {
           return { failure: { arn: context.arns.service(cluster, name), reason: 'MISSING' } };
         }
+        // The tasks and the events are read after the service, never before it: an answer whose
+        // deployment says COMPLETED or FAILED carries the counts and the event that go with it
+        // (berth watch stops at the state it sees).
+        const events = serviceEvents(context.db, cluster, name);
+        events.catch(() => {});
+        const tasks = await taskCountFieldsOf(context.db, cluster, name);
         return { service: await serviceOutput(context, service, tasks, input.include, events) };
       }),
     );
