@@ -1,4 +1,5 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TagMap } from '../model/tags.ts';
 import type { Db } from './client.ts';
 
@@ -7,6 +8,13 @@ export const stripKeys = <T>(item: Record<string, unknown>): T => {
   const { pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, ...rest } = item;
   return rest as T;
 };
+
+/**
+ * A stream record's image (DynamoDB's attribute-value JSON, as Lambda delivers it) as a plain item;
+ * undefined when there is none. Throws on an image that is not attribute-value JSON.
+ */
+export const itemOfStreamImage = (image: unknown): Record<string, unknown> | undefined =>
+  image ? unmarshall(image as Parameters<typeof unmarshall>[0]) : undefined;
 
 /** Counts items of a partition whose sort key starts with `prefix` and that match a filter. */
 export const countInPartition = async (

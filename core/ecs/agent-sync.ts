@@ -19,26 +19,35 @@ export const invalidAgentToken = () =>
   new BerthError('InvalidToken', 'auth', 'The agent token is not valid (unknown, revoked or deregistered).');
 
 /**
- * Which instance each token hash belongs to, per table handle. A token never changes owner, so the
- * answer may be remembered; whether the owner still holds the token is read fresh every time
- * (the instance record carries the hash, and deregistration makes it INACTIVE).
+ * A memo per table handle (two control planes in one process never share one), forgotten as a
+ * whole when it grows past `max` entries.
  */
-const tokenOwners = new WeakMap<object, Map<string, { cluster: string; instanceId: string }>>();
-const maxRememberedTokens = 100_000;
+const memoPerTable = <V>(max = 100_000) => {
+  const memos = new WeakMap<object, Map<string, V>>();
+  return (db: object): Map<string, V> => {
+    let memo = memos.get(db);
+    if (!memo) {
+      memo = new Map();
+      memos.set(db, memo);
+    }
+    if (memo.size >= max) memo.clear();
+    return memo;
+  };
+};
+
+/**
+ * Which instance each token hash belongs to. A token never changes owner, so the answer may be
+ * remembered; whether the owner still holds the token is read fresh every time (the instance
+ * record carries the hash, and deregistration makes it INACTIVE).
+ */
+const tokenOwners = memoPerTable<{ cluster: string; instanceId: string }>();
 
 const ownerOfToken = async (context: ActionContext, tokenHash: string) => {
-  let owners = tokenOwners.get(context.db);
-  if (!owners) {
-    owners = new Map();
-    tokenOwners.set(context.db, owners);
-  }
+  const owners = tokenOwners(context.db);
   const known = owners.get(tokenHash);
   if (known) return known;
   const owner = await instanceOfToken(context.db, tokenHash);
-  if (owner) {
-    if (owners.size >= maxRememberedTokens) owners.clear();
-    owners.set(tokenHash, owner);
-  }
+  if (owner) owners.set(tokenHash, owner);
   return owner;
 };
 
@@ -76,24 +85,26 @@ export const authenticateDoorbell = async (
 };
 
 /**
- * When each instance's heartbeat was last written by this process, per table handle: at idle an
- * agent syncs every minute, and a heartbeat every other sync still says it is alive within the grace.
+ * When this process last wrote each instance's heartbeat: at idle an agent syncs every minute,
+ * and a heartbeat every other sync still says it is alive within the grace.
  */
-const heartbeatsWritten = new WeakMap<object, Map<string, number>>();
+const heartbeatsWritten = memoPerTable<number>();
 const defaultHeartbeatWriteSeconds = 90;
 
-const heartbeatDue = (context: ActionContext, instanceId: string, nowMs: number): boolean => {
-  let written = heartbeatsWritten.get(context.db);
-  if (!written) {
-    written = new Map();
-    heartbeatsWritten.set(context.db, written);
-  }
-  const last = written.get(instanceId);
+/** Writes the heartbeat unless this process wrote it less than heartbeatWriteSeconds ago. */
+const recordHeartbeatWhenDue = async (
+  context: ActionContext,
+  instance: ContainerInstanceRecord,
+  at: string,
+) => {
+  const written = heartbeatsWritten(context.db);
+  const last = written.get(instance.id);
+  const nowMs = Date.parse(at);
   const intervalMs = (context.config.heartbeatWriteSeconds ?? defaultHeartbeatWriteSeconds) * 1000;
-  if (last !== undefined && nowMs - last >= 0 && nowMs - last < intervalMs) return false;
-  if (written.size >= maxRememberedTokens) written.clear();
-  written.set(instanceId, nowMs);
-  return true;
+  if (last !== undefined && nowMs - last >= 0 && nowMs - last < intervalMs) return;
+  await recordHeartbeat(context.db, instance.cluster, instance.id, at);
+  // Remembered only once written: a failed write is tried again on the next sync.
+  written.set(instance.id, nowMs);
 };
 
 const taskIdOf = (taskArn: string): string | undefined => {
@@ -203,9 +214,7 @@ export const syncAgent = async (
       if (outcome === 'applied') byId.set(task.id, { ...task, ...changes, reportSeq: seq } as TaskRecord);
     }),
   );
-  if (heartbeatDue(context, instance.id, Date.parse(at))) {
-    await recordHeartbeat(context.db, instance.cluster, instance.id, at);
-  }
+  await recordHeartbeatWhenDue(context, instance, at);
   if (!instance.agentConnected) await setAgentConnected(context.db, instance.cluster, instance.id, true, at);
 
   const response: SyncResponse = { assignmentVersion: instance.assignmentVersion, acked, heartbeatSeconds };

@@ -1,5 +1,5 @@
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { itemOfStreamImage } from '../db/items.ts';
 import { unitOfStreamKeys } from './units.ts';
 
 // Every task the reconciler places also updates its instance (capacity claimed, assignment version
@@ -43,9 +43,6 @@ const sameValue = (a: unknown, b: unknown): boolean => {
   return JSON.stringify(a) === JSON.stringify(b);
 };
 
-const imageOf = (image: unknown): Plain | undefined =>
-  image ? (unmarshall(image as Parameters<typeof unmarshall>[0]) as Plain) : undefined;
-
 /**
  * Whether a stream record is an instance change that only took capacity (or bumped the assignment
  * version): then no service can have become placeable through it. Anything else — a record without
@@ -59,8 +56,8 @@ export const onlyClaimsCapacity = (record: DynamoDBRecord): boolean => {
   let before: Plain | undefined;
   let after: Plain | undefined;
   try {
-    before = imageOf(change.OldImage);
-    after = imageOf(change.NewImage);
+    before = itemOfStreamImage(change.OldImage);
+    after = itemOfStreamImage(change.NewImage);
   } catch {
     // An image we cannot read proves nothing: reconcile as for any other change.
     return false;
