@@ -11,7 +11,7 @@ import type {
   RuntimeEvent,
 } from './runtime/types.ts';
 import { runtimeNameOf } from './runtime/types.ts';
-import type { AgentState, ContainerState, TaskState } from './state.ts';
+import { type AgentState, type ContainerState, newTaskState, type TaskState } from './state.ts';
 import { nextStep, type Step } from './steps.ts';
 
 export type EngineSettings = {
@@ -151,20 +151,7 @@ export class TaskEngine {
     for (const task of assigned) {
       let t = this.state.tasks[task.taskArn];
       if (!t) {
-        t = {
-          task,
-          desiredStatus: 'RUNNING',
-          containers: task.containers.map((c) => ({
-            name: c.name,
-            phase: 'NONE',
-            everStarted: false,
-            everHealthy: false,
-            restarts: 0,
-            consecutiveRestarts: 0,
-          })),
-          seq: 0,
-          pending: [],
-        };
+        t = newTaskState(task);
         this.state.tasks[task.taskArn] = t;
         const orphans = this.orphans.get(task.taskArn);
         if (orphans) {

@@ -49,6 +49,22 @@ export type TaskState = {
   stoppedAckedAt?: number;
 };
 
+/** A task just assigned: desired RUNNING, every container not yet created, nothing reported. */
+export const newTaskState = (task: AssignedTask): TaskState => ({
+  task,
+  desiredStatus: 'RUNNING',
+  containers: task.containers.map((c) => ({
+    name: c.name,
+    phase: 'NONE',
+    everStarted: false,
+    everHealthy: false,
+    restarts: 0,
+    consecutiveRestarts: 0,
+  })),
+  seq: 0,
+  pending: [],
+});
+
 export type AgentState = {
   /** The last assignment version applied (0: none yet). */
   assignmentVersion: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyAcks, maxPendingPerTask, nextSeq, recordReport, reportBatch } from '../../agent/reports.ts';
-import type { TaskState } from '../../agent/state.ts';
+import { newTaskState, type TaskState } from '../../agent/state.ts';
 import type { AssignedTask } from '../../core/protocol/agent.ts';
 
 const assigned = (id: string): AssignedTask => ({
@@ -15,22 +15,7 @@ const assigned = (id: string): AssignedTask => ({
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 
-const taskState = (id: string): TaskState => ({
-  task: assigned(id),
-  desiredStatus: 'RUNNING',
-  containers: [
-    {
-      name: 'app',
-      phase: 'NONE',
-      everStarted: false,
-      everHealthy: false,
-      restarts: 0,
-      consecutiveRestarts: 0,
-    },
-  ],
-  seq: 0,
-  pending: [],
-});
+const taskState = (id: string): TaskState => newTaskState(assigned(id));
 
 const start = (t: TaskState) => {
   const c = t.containers[0];
