@@ -232,7 +232,8 @@ export class Agent {
       for (const report of t.pending) {
         if (report.lastStatus !== 'PENDING') return 0;
         const queuedAt = Date.parse(report.at ?? '');
-        if (!Number.isFinite(queuedAt)) return 0;
+        // Unreadable, or queued "in the future" (the clock was stepped back): due now.
+        if (!Number.isFinite(queuedAt) || queuedAt > nowMs) return 0;
         due = Math.min(due, queuedAt + pendingReportGraceMs - nowMs);
       }
     }
@@ -250,7 +251,9 @@ export class Agent {
     let failures = 0;
     while (!this.abort.signal.aborted) {
       this.woken = false;
-      const heartbeatDue = Date.now() - this.lastSyncAt >= this.heartbeatMs;
+      const sinceSync = Date.now() - this.lastSyncAt;
+      // A clock stepped back (sinceSync < 0) must not postpone the heartbeat by the size of the step.
+      const heartbeatDue = sinceSync >= this.heartbeatMs || sinceSync < 0;
       const reportsDueIn = this.reportsDueIn(Date.now());
       if (this.syncWanted || heartbeatDue || reportsDueIn === 0) {
         try {
@@ -333,9 +336,11 @@ export class Agent {
       try {
         const doorbell = await this.client?.doorbell(wait, this.abort.signal);
         this.log.debug('doorbell', { doorbell });
+        // Back after failures: a ring may have been missed meanwhile, so sync now either way.
+        const recovered = failures > 0;
         failures = 0;
         this.setOnline(true);
-        if (doorbell !== 'quiet') {
+        if (doorbell !== 'quiet' || recovered) {
           this.syncWanted = true;
           this.wake();
         }

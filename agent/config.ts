@@ -173,7 +173,7 @@ export const parseAgentConfig = (input: ConfigInput): AgentConfig | 'help' => {
     throw new ConfigError(`--endpoint must be an http(s) URL, got "${endpoint}".`);
   }
   const optional = <T>(key: Key, value: T | undefined) => (value === undefined ? {} : { [key]: value });
-  return {
+  const config = {
     ...optional('endpoint', endpoint?.replace(/\/+$/, '')),
     ...optional('cluster', string('cluster')),
     ...optional('activationId', string('activationId')),
@@ -210,4 +210,10 @@ export const parseAgentConfig = (input: ConfigInput): AgentConfig | 'help' => {
         : toNumber('--restart-backoff-max', raw('restartBackoffMaxSeconds')),
     logLevel: logLevel as LogLevel,
   } as AgentConfig;
+  // A zero backoff would restart a crashing container in a tight loop while offline.
+  if (config.restartBackoffSeconds <= 0) throw new ConfigError('--restart-backoff must be greater than 0.');
+  if (config.restartBackoffMaxSeconds < config.restartBackoffSeconds) {
+    throw new ConfigError('--restart-backoff-max must be at least --restart-backoff.');
+  }
+  return config;
 };

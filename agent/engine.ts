@@ -54,6 +54,21 @@ const workSteps = new Set<Step['kind']>(['pull', 'create', 'start', 'restart', '
  * task is never advanced by two loops at once); tasks advance in parallel. Engine events and a
  * periodic pass only mark a task for inspection: what changed is always read from the runtime.
  */
+/** Runtime events that change what a container is doing (Docker's Action names). */
+const lifecycleEvents = new Set([
+  'create',
+  'start',
+  'restart',
+  'die',
+  'kill',
+  'oom',
+  'stop',
+  'destroy',
+  'health_status',
+  'pause',
+  'unpause',
+]);
+
 export class TaskEngine {
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
@@ -128,6 +143,8 @@ export class TaskEngine {
 
   private onRuntimeEvent(event: RuntimeEvent) {
     if (event.kind === 'resync') return this.observeAll();
+    // Health-check probes alone emit three exec events each; only a container's own life matters.
+    if (!lifecycleEvents.has(event.kind)) return;
     if (!event.taskArn || !this.state.tasks[event.taskArn]) return;
     this.toObserve.add(event.taskArn);
     this.kick(event.taskArn);
@@ -171,7 +188,7 @@ export class TaskEngine {
       }
     }
     this.deps.saveNow();
-    for (const task of assigned) this.kick(task.taskArn);
+    // Every assigned task is among this.tasks now.
     for (const t of this.tasks) this.kick(t.task.taskArn);
   }
 

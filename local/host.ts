@@ -186,7 +186,8 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       const delay = Math.max(0, Date.parse(at) - now().getTime()) + 50;
       const timer = setTimeout(() => {
         timers.delete(id);
-        reconcileUnit(reconcileDeps, unit).catch((error) => onError(error, { recheck: id }));
+        // A recheck may find the unit still waiting: its next recheck is scheduled the same way.
+        reconcileUnit(reconcileDeps, unit, recheck).catch((error) => onError(error, { recheck: id }));
       }, delay);
       timer.unref();
       timers.set(id, timer);

@@ -96,7 +96,7 @@ export const applyReport = async (
               Update: {
                 TableName: db.table,
                 Key: keys.containerInstance(task.cluster, task.instanceId),
-                UpdateExpression: `SET #remaining.cpu = #remaining.cpu + :cpu, #remaining.memory = #remaining.memory + :memory, liveTasksCount = liveTasksCount - :one, #groups.#g = #groups.#g - :one, updatedAt = :at${deletes.length ? ` DELETE ${deletes.join(', ')}` : ''}`,
+                UpdateExpression: `SET #remaining.cpu = #remaining.cpu + :cpu, #remaining.memory = #remaining.memory + :memory, liveTasksCount = liveTasksCount - :one, #groups.#g = #groups.#g - :one, updatedAt = :at DELETE ${deletes.join(', ')}`,
                 ExpressionAttributeNames: instanceNames,
                 ExpressionAttributeValues: instanceValues,
               },

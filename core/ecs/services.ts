@@ -105,10 +105,10 @@ export const serviceOutput = async (
   service: ServiceRecord,
   tasks: readonly TaskCountFields[],
   include: readonly string[] = [],
-  /** Already being read by the caller (after the service item); read here otherwise. */
-  events?: Promise<ServiceEvent[]>,
+  /** Already read by the caller (after the service item); read here otherwise. */
+  events?: ServiceEvent[],
 ) => {
-  const shown = await (events ?? serviceEvents(context.db, service.cluster, service.name));
+  const shown = events ?? (await serviceEvents(context.db, service.cluster, service.name));
   const deploymentOutput = (deployment: Deployment) => ({
     id: deployment.id,
     status: deployment.status,
@@ -394,9 +394,10 @@ export const describeServices = defineAction(
         // The tasks and the events are read after the service, never before it: an answer whose
         // deployment says COMPLETED or FAILED carries the counts and the event that go with it
         // (berth watch stops at the state it sees).
-        const events = serviceEvents(context.db, cluster, name);
-        events.catch(() => {});
-        const tasks = await taskCountFieldsOf(context.db, cluster, name);
+        const [tasks, events] = await Promise.all([
+          taskCountFieldsOf(context.db, cluster, name),
+          serviceEvents(context.db, cluster, name),
+        ]);
         return { service: await serviceOutput(context, service, tasks, input.include, events) };
       }),
     );

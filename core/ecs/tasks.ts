@@ -6,7 +6,7 @@ import { allContainerInstances } from '../db/container-instances.ts';
 import { getRunTaskToken, runTaskTokenItem } from '../db/run-task-tokens.ts';
 import { getTask, taskSummaries } from '../db/tasks.ts';
 import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
-import { BerthError, clientError, invalidParameter } from '../errors.ts';
+import { BerthError, clientError, invalidParameter, isBerthError } from '../errors.ts';
 import { clusterNameOf, scopedIdOf } from '../model/arn.ts';
 import type { PlacementConstraint, PlacementStrategy } from '../model/service.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
@@ -394,7 +394,13 @@ export const describeTasks = defineAction(
     await requireActiveCluster(context.db, cluster);
     // Up to 100 independent reads: in parallel, answered in the order asked.
     const found = await Promise.all(
-      input.tasks.map((reference) => findTask(context, cluster, reference).catch(() => undefined)),
+      // A reference that is not a task ARN or id is MISSING; a failed read is an error, not MISSING.
+      input.tasks.map((reference) =>
+        findTask(context, cluster, reference).catch((error: unknown) => {
+          if (isBerthError(error)) return undefined;
+          throw error;
+        }),
+      ),
     );
     const tasks: unknown[] = [];
     const failures: { arn: string; reason: string }[] = [];

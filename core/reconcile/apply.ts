@@ -274,17 +274,5 @@ export const combineOutcomes = (outcomes: readonly ReconcileOutcome[], wrote = f
   return recheckAt ? { wrote, recheckAt } : { wrote };
 };
 
-/** An instance changed: settle it, then reconcile the services that may care, one after another. */
-export const reconcileInstanceUnit = async (
-  deps: ReconcileDeps,
-  cluster: string,
-  instanceId: string,
-): Promise<ReconcileOutcome> => {
-  const settled = await settleInstance(deps, cluster, instanceId);
-  const outcomes: ReconcileOutcome[] = [];
-  for (const name of settled.services) outcomes.push(await reconcileServiceUnit(deps, cluster, name));
-  return combineOutcomes(outcomes, settled.wrote);
-};
-
 export const taskArnOf = (config: BerthConfig, task: Pick<TaskRecord, 'cluster' | 'id'>) =>
   arns(config).task(task.cluster, task.id);

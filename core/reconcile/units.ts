@@ -3,7 +3,6 @@ import {
   combineOutcomes,
   type ReconcileDeps,
   type ReconcileOutcome,
-  reconcileInstanceUnit,
   reconcileServiceUnit,
   settleInstance,
 } from './apply.ts';
@@ -24,17 +23,6 @@ export const unitId = (unit: ReconcileUnit): string =>
     : unit.kind === 'instance'
       ? `instance/${unit.cluster}/${unit.instanceId}`
       : 'none';
-
-export const reconcileUnit = async (deps: ReconcileDeps, unit: ReconcileUnit): Promise<ReconcileOutcome> => {
-  switch (unit.kind) {
-    case 'service':
-      return reconcileServiceUnit(deps, unit.cluster, unit.service);
-    case 'instance':
-      return reconcileInstanceUnit(deps, unit.cluster, unit.instanceId);
-    case 'none':
-      return { wrote: false };
-  }
-};
 
 /**
  * Reconciles each distinct unit of a batch once, however many of its records the batch holds, and
@@ -77,3 +65,10 @@ export const batchReconciler = (
     }
   };
 };
+
+/** Reconciles one unit on its own (a timed recheck): a batch of one. */
+export const reconcileUnit = (
+  deps: ReconcileDeps,
+  unit: ReconcileUnit,
+  onRecheck?: (unit: ReconcileUnit, at: string) => void,
+): Promise<ReconcileOutcome> => batchReconciler(deps, onRecheck)(unit);

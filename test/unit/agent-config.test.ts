@@ -51,6 +51,10 @@ describe('agent config', () => {
     expect(() => parse(['--reserved-ports', '70000'])).toThrow(/0-65535/);
     expect(() => parse(['--endpoint', 'ftp://x'])).toThrow(/http/);
     expect(() => parseAttribute('bad name=1')).toThrow(/1-128 letters/);
+    expect(() => parse(['--restart-backoff', '0'])).toThrow(/greater than 0/);
+    expect(() => parse(['--restart-backoff', '10', '--restart-backoff-max', '5'])).toThrow(
+      /at least --restart-backoff/,
+    );
   });
 
   it('answers help for --help', () => {
