@@ -134,7 +134,14 @@ export const httpRequest = async (
     const tls = secure ? (await import('node:tls')).default : undefined;
     socket = tls
       ? await new Promise<Duplex>((resolve, reject) => {
-          const secured = tls.connect({ socket: raw, servername: target.hostname }, () => resolve(secured));
+          const secured = tls.connect({ socket: raw, servername: target.hostname }, () => {
+            secured.setTimeout(0);
+            resolve(secured);
+          });
+          // A proxy that opens the tunnel and then stalls must not hang the loop that asked.
+          secured.setTimeout(options.timeoutMs, () =>
+            secured.destroy(new NetworkError(`${target.host}: TLS handshake timed out`)),
+          );
           secured.once('error', (error) => reject(new NetworkError(error.message)));
         })
       : raw;
