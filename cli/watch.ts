@@ -147,10 +147,10 @@ export const watchService = async (options: WatchOptions): Promise<WatchResult> 
     firstPass = false;
     print(fresh.map((event) => `${clock(event.createdAt ?? now())} ${event.message ?? ''}`));
 
-    const failedEvent = fresh.some((event) =>
-      event.message?.includes(`(deployment ${watchedId}) deployment failed`),
-    );
-    if (watched?.rolloutState === 'FAILED' || failedEvent || (!watched && isRollback(primary))) {
+    // The deployment's own state decides, not its "deployment failed" event: the service item and
+    // its events are two reads, so one answer may carry the event before the state (or the other
+    // way round); the state and the event are written together, so the next poll has both.
+    if (watched?.rolloutState === 'FAILED' || (!watched && isRollback(primary))) {
       draw(service);
       const target = isRollback(primary) ? `; rolling back to ${definitionOf(primary?.taskDefinition)}` : '';
       print([
