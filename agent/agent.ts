@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SyncRequest, SyncResponse } from '../core/protocol/agent.ts';
 import { jitteredBackoff, retryDelay, sleep } from './backoff.ts';
-import { AgentApiError, type ApiClient, createApiClient } from './client.ts';
+import { AgentApiError, type ApiClient, createApiClient, DoorbellAddressError } from './client.ts';
 import type { AgentConfig } from './config.ts';
 import { type EngineSettings, TaskEngine } from './engine.ts';
 import { readTextIfExists } from './files.ts';
@@ -35,6 +35,10 @@ const maxReportsPerSync = 200;
 const linkBackoff = { baseMs: 500, maxMs: 30_000 };
 /** How long a report of a task still PENDING waits for the RUNNING that usually follows it. */
 const pendingReportGraceMs = 1_000;
+/** A doorbell address is dropped this long before the host said it expires (clock skew, slow answers). */
+const addressMarginMs = 60_000;
+/** After a doorbell address could not be reached, or failed twice running: the API route this long. */
+const addressPauseMs = 10 * 60_000;
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -63,6 +67,15 @@ export class Agent {
   private heartbeatMs = 60_000;
   private saveTimer?: NodeJS.Timeout;
   private lastSent: { taskArn: string; seq: number }[] = [];
+  /** The doorbell address of the last sync answer, used until `until` (performance.now() ms). */
+  private doorbellAddress?: { url: string; until: number };
+  private addressFailures = 0;
+  private addressPausedUntil = 0;
+  /** Settles once the first sync was tried: the first long-poll waits for it (and its address). */
+  private firstSyncTried!: () => void;
+  private readonly firstSync = new Promise<void>((resolve) => {
+    this.firstSyncTried = resolve;
+  });
   private readonly random: () => number;
   private readonly settings: EngineSettings;
 
@@ -258,7 +271,7 @@ export class Agent {
       if (this.syncWanted || heartbeatDue || reportsDueIn === 0) {
         try {
           this.syncWanted = false;
-          const { sent, acked } = await this.syncOnce();
+          const { sent, acked } = await this.syncOnce().finally(this.firstSyncTried);
           failures = 0;
           // Reports the server answered without acknowledging would be resent in a tight loop.
           if (sent > 0 && acked === 0) {
@@ -313,6 +326,12 @@ export class Agent {
     this.sentResources = true;
     this.lastSyncAt = Date.now();
     this.heartbeatMs = response.heartbeatSeconds * 1000;
+    if (response.doorbell) {
+      this.doorbellAddress = {
+        url: response.doorbell.url,
+        until: performance.now() + response.doorbell.validForSeconds * 1000 - addressMarginMs,
+      };
+    }
     this.engine.acknowledge(response.acked);
     const fullSet =
       response.tasks ??
@@ -329,26 +348,64 @@ export class Agent {
     return { sent: sent.size, acked: response.acked.filter((a) => sent.has(`${a.taskArn} ${a.seq}`)).length };
   }
 
+  /** The doorbell address to poll now, if there is a fresh one and addresses are not paused. */
+  private usableDoorbellAddress(): string | undefined {
+    const now = performance.now();
+    const address = this.doorbellAddress;
+    if (!address || now >= address.until || now < this.addressPausedUntil) return undefined;
+    return address.url;
+  }
+
+  /**
+   * A doorbell address failed: drop it (the next sync brings a fresh one) and, when the address's
+   * host cannot be reached (a firewall that lets only the control plane through) or addresses
+   * keep failing, use the API route for a while.
+   */
+  private addressFailed(error: unknown): void {
+    this.doorbellAddress = undefined;
+    this.addressFailures += 1;
+    const pause = this.addressFailures >= 2 || !(error instanceof DoorbellAddressError);
+    if (pause) this.addressPausedUntil = performance.now() + addressPauseMs;
+    this.log.warn('doorbell address failed; polling through the agent API', {
+      error: messageOf(error),
+      ...(pause ? { forMinutes: addressPauseMs / 60_000 } : {}),
+    });
+  }
+
   private async doorbellLoop(): Promise<void> {
     let failures = 0;
     const wait = this.options.doorbellWaitSeconds ?? 20;
+    // The agent syncs as it starts anyway; a poll begun before that sync answers would be redundant,
+    // and would go through the API route for want of the address the answer brings.
+    await this.firstSync;
     while (!this.abort.signal.aborted) {
+      const address = this.usableDoorbellAddress();
       try {
-        const doorbell = await this.client?.doorbell(wait, this.abort.signal);
-        this.log.debug('doorbell', { doorbell });
+        const doorbell = address
+          ? await this.client?.doorbellAt(address, wait, this.abort.signal)
+          : await this.client?.doorbell(wait, this.abort.signal);
+        this.log.debug('doorbell', { doorbell, direct: address !== undefined });
         // Back after failures: a ring may have been missed meanwhile, so sync now either way.
         const recovered = failures > 0;
         failures = 0;
-        this.setOnline(true);
+        // Only the API route says the control plane is reachable; the address may be another host.
+        if (address) this.addressFailures = 0;
+        else this.setOnline(true);
         if (doorbell !== 'quiet' || recovered) {
           this.syncWanted = true;
           this.wake();
         }
       } catch (error) {
         if (this.abort.signal.aborted) break;
-        failures += 1;
         // A ring may have been missed while the link was down.
         this.syncWanted = true;
+        if (address) {
+          // Poll again at once, through the API route; the sync it asks for brings a fresh address.
+          this.addressFailed(error);
+          this.wake();
+          continue;
+        }
+        failures += 1;
         if (error instanceof AgentApiError) {
           this.log.error('doorbell refused', {
             status: error.status,
@@ -384,6 +441,7 @@ export class Agent {
   /** Stops the loops and saves the state; containers keep running (an agent upgrade restarts no task). */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.firstSyncTried();
     await Promise.allSettled(this.loops);
     await this.engine.close();
     this.saveNow();

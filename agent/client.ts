@@ -46,20 +46,42 @@ export const syncResponseOf = (body: unknown): SyncResponse => {
         });
   const heartbeat =
     typeof answer.heartbeatSeconds === 'number' && answer.heartbeatSeconds > 0 ? answer.heartbeatSeconds : 60;
+  // Optional: a host without doorbell addresses, or a malformed one, leaves the agent on the API route.
+  const doorbell = answer.doorbell as Record<string, unknown> | undefined;
+  const address =
+    doorbell &&
+    typeof doorbell.url === 'string' &&
+    typeof doorbell.validForSeconds === 'number' &&
+    doorbell.validForSeconds > 0
+      ? { url: doorbell.url, validForSeconds: doorbell.validForSeconds }
+      : undefined;
   return {
     assignmentVersion: numberAt(answer, 'assignmentVersion', 'sync answer'),
     acked,
     heartbeatSeconds: heartbeat,
     ...(tasks ? { tasks } : {}),
+    ...(address ? { doorbell: address } : {}),
   };
 };
 
 /** What a doorbell long-poll learnt: rung (or unsure: the agent then syncs), or quiet. */
 export type Doorbell = 'rung' | 'quiet';
 
+/** A doorbell address answered with something other than 200 (expired, refused, queue gone). */
+export class DoorbellAddressError extends Error {
+  constructor(readonly status: number) {
+    super(`doorbell address: HTTP ${status}`);
+  }
+}
+
 export type ApiClient = {
   register: (request: RegisterRequest) => Promise<RegisterResponse>;
   doorbell: (waitSeconds: number, signal?: AbortSignal) => Promise<Doorbell>;
+  /**
+   * Long-polls a doorbell address from a sync answer (on AWS, SQS itself). The agent's token is
+   * never sent there: the address is its own credential.
+   */
+  doorbellAt: (url: string, waitSeconds: number, signal?: AbortSignal) => Promise<Doorbell>;
   sync: (request: SyncRequest, signal?: AbortSignal) => Promise<SyncResponse>;
 };
 
@@ -129,6 +151,20 @@ export const createApiClient = (
       )
         ? 'rung'
         : 'quiet',
+    doorbellAt: async (url, waitSeconds, signal) => {
+      const response = await httpRequest(
+        new URL(url, endpoint).href,
+        {
+          method: 'GET',
+          headers: { accept: '*/*' },
+          timeoutMs: (waitSeconds + 15) * 1000,
+          ...(signal ? { signal } : {}),
+        },
+        env,
+      );
+      if (response.status !== 200) throw new DoorbellAddressError(response.status);
+      return doorbellAnswerRung(200, response.body) ? 'rung' : 'quiet';
+    },
     sync: async (request, signal) =>
       syncResponseOf(parseJson(await call('POST', '/sync', request, 30_000, signal), 'sync answer')),
   };

@@ -18,6 +18,7 @@ export const createAgentApiHandler =
         {
           ...deps,
           doorbellQueues: deps.doorbells,
+          ...(deps.doorbells ? { doorbellAddress: deps.doorbells.address } : {}),
           agentFiles,
           onError: (error, context) =>
             deps.logger.error('agent request failed', { error: error as Error, ...context }),

@@ -48,6 +48,8 @@ export const agentApi = new sst.aws.Function('AgentApi', {
   permissions: [
     readWriteTable,
     { actions: ['sqs:CreateQueue', 'sqs:TagQueue', 'sqs:DeleteQueue'], resources: [queueArns] },
+    // The doorbell addresses it hands out are ReceiveMessage requests presigned with its own role.
+    { actions: ['sqs:ReceiveMessage'], resources: [queueArns] },
   ],
   transform: {
     // Every agent syncs every minute: drop Lambda's START/END/REPORT lines (warnings and errors

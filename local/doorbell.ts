@@ -1,6 +1,12 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { doorbellSettings } from '../core/db/doorbell-settings.ts';
 import type { DoorbellWaiter } from '../core/ecs/agent-endpoint.ts';
 import type { DoorbellQueues } from '../core/ecs/context.ts';
+import { agentApiPrefix, type DoorbellAddress } from '../core/protocol/agent.ts';
 import type { Doorbell } from '../core/reconcile/apply.ts';
+
+/** The path of `berth up`'s signed doorbell addresses (AWS hands out presigned SQS URLs instead). */
+export const signedDoorbellPath = `${agentApiPrefix}/doorbell/signed`;
 
 /**
  * The in-process doorbell of `berth up`. A ring is remembered until the instance's next wait
@@ -13,6 +19,51 @@ export class LocalDoorbell implements Doorbell, DoorbellWaiter, DoorbellQueues {
   private readonly deleted = new Set<string>();
   private readonly waiters = new Map<string, Set<(rung: boolean) => void>>();
   rings = 0;
+
+  /**
+   * @param addressKey signs doorbell addresses; derived from the admin secret, so addresses
+   *   survive a restart and hold on every process sharing the data dir's keys.
+   * @param nowMs the clock addresses expire by.
+   */
+  constructor(
+    private readonly addressKey: Buffer | string = 'berth',
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  private signature(instanceId: string, expires: string, wait: string): string {
+    return createHmac('sha256', this.addressKey).update(`${instanceId}\n${expires}\n${wait}`).digest('hex');
+  }
+
+  /**
+   * The stand-in for AWS's presigned ReceiveMessage: a URL on this server naming one instance's
+   * doorbell, signed so it needs no token, valid for as long as an SQS address would be.
+   */
+  address(instanceId: string): DoorbellAddress {
+    const validForSeconds = doorbellSettings.addressValidSeconds;
+    const expires = String(Math.floor(this.nowMs() / 1000) + validForSeconds);
+    const wait = String(doorbellSettings.waitSeconds);
+    const query = new URLSearchParams({
+      instance: instanceId,
+      expires,
+      wait,
+      signature: this.signature(instanceId, expires, wait),
+    });
+    return { url: `${signedDoorbellPath}?${query}`, validForSeconds };
+  }
+
+  /** The instance a signed address names, or why it is refused (bad signature, expired). */
+  instanceOfAddress(query: URLSearchParams): { instanceId: string; wait: number } | { refused: string } {
+    const instanceId = query.get('instance') ?? '';
+    const expires = query.get('expires') ?? '';
+    const wait = query.get('wait') ?? '';
+    const given = Buffer.from(query.get('signature') ?? '', 'utf8');
+    const expected = Buffer.from(this.signature(instanceId, expires, wait), 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { refused: 'The doorbell address is not signed by this control plane.' };
+    }
+    if (!(Number(expires) * 1000 > this.nowMs())) return { refused: 'The doorbell address has expired.' };
+    return { instanceId, wait: Math.min(doorbellSettings.waitSeconds, Math.max(0, Number(wait) || 0)) };
+  }
 
   async ring(instanceId: string): Promise<void> {
     this.rings += 1;

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
@@ -115,8 +116,11 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
     // Heartbeats are written often enough for the sweeper's grace, whatever it is set to.
     heartbeatWriteSeconds: (options.sweepSettings?.graceSeconds ?? defaultSweepSettings.graceSeconds) / 2,
   };
-  const doorbell = new LocalDoorbell();
   const now = options.now ?? (() => new Date());
+  const doorbell = new LocalDoorbell(
+    createHmac('sha256', credentials.secretAccessKey).update('berth doorbell addresses').digest(),
+    () => now().getTime(),
+  );
   const onError = (error: unknown, context: object) => console.error('berth: internal error', context, error);
 
   // Listen first: a port in use is reported before the database spends seconds starting.
@@ -173,7 +177,16 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
         ),
       agent: (request) =>
         handleAgentRequest(
-          { db, config, now, onError, doorbell, doorbellQueues: doorbell, agentFiles },
+          {
+            db,
+            config,
+            now,
+            onError,
+            doorbell,
+            doorbellQueues: doorbell,
+            doorbellAddress: async (instanceId) => doorbell.address(instanceId),
+            agentFiles,
+          },
           request,
         ),
     };

@@ -1,9 +1,14 @@
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { DoorbellAddress } from '../protocol/agent.ts';
 import {
   type DoorbellLocation,
+  doorbellAddressQuery,
   doorbellQueueAttributes,
   doorbellQueueName,
   doorbellQueueUrl,
+  doorbellSettings,
 } from './doorbell-settings.ts';
 
 /**
@@ -18,11 +23,15 @@ export type SqsDoorbells = {
   create: (instanceId: string) => Promise<void>;
   /** Deletes the instance's queue. Never throws: see below. */
   delete: (instanceId: string) => Promise<void>;
+  /** A presigned ReceiveMessage on the instance's queue, for the agent to long-poll SQS directly. */
+  address: (instanceId: string) => Promise<DoorbellAddress>;
 };
 
 export type SqsDoorbellOptions = DoorbellLocation & {
   /** An SQS-compatible endpoint (tests); absent on AWS. */
   endpoint?: string;
+  /** Fixed credentials (tests); on AWS the function's role, from the environment. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Failures that are reported rather than thrown (ring, delete). */
   onError?: (error: unknown, context: { action: 'ring' | 'delete'; instanceId: string }) => void;
 };
@@ -36,9 +45,19 @@ export const createSqsDoorbells = (options: SqsDoorbellOptions): SqsDoorbells =>
   const client = new SQSClient({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: 3,
   });
   const urlOf = (instanceId: string) => doorbellQueueUrl(options, instanceId);
+  // Signed with the function's own credentials, which may ReceiveMessage on the stage's queues:
+  // the signature covers the queue, the action and every parameter, so the address grants exactly
+  // one long-poll on one queue until it expires.
+  const signer = new SignatureV4({
+    service: 'sqs',
+    region: options.region,
+    credentials: client.config.credentials,
+    sha256: Hash.bind(null, 'sha256'),
+  });
   return {
     // A ring follows a committed write, so failing the caller would only make it redo work that is
     // already done (and a redone reconcile writes nothing, so it would not ring again). A lost ring
@@ -59,6 +78,27 @@ export const createSqsDoorbells = (options: SqsDoorbellOptions): SqsDoorbells =>
           tags: { 'berth:container-instance': instanceId },
         }),
       );
+    },
+    address: async (instanceId) => {
+      const queue = new URL(options.endpoint ?? urlOf(instanceId));
+      const path = options.endpoint ? new URL(urlOf(instanceId)).pathname : queue.pathname;
+      const signed = await signer.presign(
+        {
+          method: 'GET',
+          protocol: queue.protocol,
+          hostname: queue.hostname,
+          ...(queue.port ? { port: Number(queue.port) } : {}),
+          path,
+          query: { ...doorbellAddressQuery },
+          headers: { host: queue.host },
+        },
+        { expiresIn: doorbellSettings.addressValidSeconds },
+      );
+      const query = new URLSearchParams(signed.query as Record<string, string>);
+      return {
+        url: `${queue.protocol}//${queue.host}${path}?${query}`,
+        validForSeconds: doorbellSettings.addressValidSeconds,
+      };
     },
     // Runs after the deregistration committed. An orphaned, empty queue costs nothing (SQS bills
     // requests, not queues), so a failure is reported with the instance id for cleanup, not thrown.

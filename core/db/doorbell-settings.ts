@@ -27,6 +27,13 @@ export const doorbellSettings = {
    * longest is safe: a deregistered instance's queue is deleted, so a cached answer leads nowhere.
    */
   authorizerCacheSeconds: 3600,
+  /**
+   * How long a doorbell address (a presigned ReceiveMessage the sync hands out) stays good. Every
+   * sync, at least one a heartbeat, brings a fresh one, so a quarter of an hour leaves room for
+   * missed heartbeats while a leaked address soon stops working. The agent stops using an address
+   * a minute before this runs out.
+   */
+  addressValidSeconds: 900,
 } as const;
 
 /** The key under which the authorizer hands the queue URL to the integration. */
@@ -71,6 +78,17 @@ export const doorbellQueueAttributes = {
   VisibilityTimeout: String(doorbellSettings.visibilityTimeoutSeconds),
   ReceiveMessageWaitTimeSeconds: String(doorbellSettings.waitSeconds),
   SqsManagedSseEnabled: 'true',
+} as const;
+
+/**
+ * The query-protocol ReceiveMessage a doorbell address asks for (SQS's GET form): every parameter is
+ * part of the signature, so the address's holder can change neither the queue nor the action.
+ */
+export const doorbellAddressQuery = {
+  Action: 'ReceiveMessage',
+  Version: '2012-11-05',
+  WaitTimeSeconds: String(doorbellSettings.waitSeconds),
+  MaxNumberOfMessages: String(doorbellSettings.maxMessages),
 } as const;
 
 /** The ReceiveMessage parameters the HTTP API integration sends (static values or mappings). */

@@ -2,7 +2,7 @@ import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
-import { agentApiPrefix, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
+import { agentApiPrefix, type DoorbellAddress, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { parseInput } from './action.ts';
 import { authenticateAgent, authenticateDoorbell, invalidAgentToken, syncAgent } from './agent-sync.ts';
 import { createContext, type DoorbellQueues } from './context.ts';
@@ -15,6 +15,8 @@ export type DoorbellWaiter = {
   wait: (instanceId: string, seconds: number) => Promise<boolean>;
   /** Whether the instance's doorbell was deleted (deregistration): its polls are refused. */
   isDeleted: (instanceId: string) => boolean;
+  /** `berth up`'s signed addresses (GET /agent/v1/doorbell/signed): the instance one names, or why not. */
+  instanceOfAddress?: (query: URLSearchParams) => { instanceId: string; wait: number } | { refused: string };
 };
 
 export type AgentDeps = {
@@ -24,6 +26,8 @@ export type AgentDeps = {
   doorbell?: DoorbellWaiter;
   /** On AWS: creates the instance's doorbell queue at registration. */
   doorbellQueues?: DoorbellQueues;
+  /** A doorbell address for the instance, handed out with every sync answer (docs/doorbell.md). */
+  doorbellAddress?: (instanceId: string) => Promise<DoorbellAddress>;
   /** The installer and the bundled agent, served to machines that are not registered yet. */
   agentFiles?: AgentFiles;
   now?: () => Date;
@@ -82,7 +86,20 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     if (route === `POST ${agentApiPrefix}/sync`) {
       const instance = await authenticateAgent(context, request.headers.authorization);
       const input = parseInput(SyncRequest, parseJson(request.body));
-      return jsonResponse(200, await syncAgent(context, instance, input));
+      const [answer, doorbell] = await Promise.all([
+        syncAgent(context, instance, input),
+        deps.doorbellAddress?.(instance.id),
+      ]);
+      return jsonResponse(200, doorbell ? { ...answer, doorbell } : answer);
+    }
+    if (route === `GET ${agentApiPrefix}/doorbell/signed` && deps.doorbell?.instanceOfAddress) {
+      // No token: the address's signature names the instance (as a presigned SQS URL does on AWS).
+      const address = deps.doorbell.instanceOfAddress(new URLSearchParams(request.query));
+      if ('refused' in address) throw new BerthError('AccessDeniedException', 'auth', address.refused);
+      if (deps.doorbell.isDeleted(address.instanceId)) {
+        throw new BerthError('NonExistentQueue', 'not_found', 'The instance was deregistered.');
+      }
+      return jsonResponse(200, { rung: await deps.doorbell.wait(address.instanceId, address.wait) });
     }
     if (route === `GET ${agentApiPrefix}/doorbell` && deps.doorbell) {
       // As the doorbell's authorizer on AWS: the token's owner, remembered, with no read per poll.

@@ -111,6 +111,19 @@ export type AssignedTask = {
   createdAt: string;
 };
 
+/**
+ * Where the agent may long-poll its doorbell without going through the agent API: a URL signed for
+ * that one instance's doorbell and nothing else, good for `validForSeconds` from the answer that
+ * carried it. On AWS it is a presigned SQS ReceiveMessage (so API Gateway bills no request for the
+ * idle poll); `berth up` hands out a signed address on its own server. The agent sends no token to
+ * it, and falls back to `GET /agent/v1/doorbell` when it has none or it fails (docs/doorbell.md).
+ */
+export type DoorbellAddress = {
+  /** Absolute, or relative to the agent API's endpoint. */
+  url: string;
+  validForSeconds: number;
+};
+
 export type SyncResponse = {
   assignmentVersion: number;
   /** The instance's whole desired set, present only when assignmentVersion moved. */
@@ -118,6 +131,8 @@ export type SyncResponse = {
   acked: { taskArn: string; seq: number }[];
   /** Seconds between syncs when nothing happens (the sync is the heartbeat). */
   heartbeatSeconds: number;
+  /** A fresh doorbell address, in every answer where the host has one. */
+  doorbell?: DoorbellAddress;
 };
 
 export const DoorbellResponse = z.object({ rung: z.boolean() });

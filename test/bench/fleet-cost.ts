@@ -15,14 +15,23 @@ export const prices = {
 export const lambdaMemoryGb = { agentApi: 0.25, reconciler: 0.5, sweeper: 0.5, authorizer: 0.125 } as const;
 
 const hoursPerMonth = 730;
-/** Assumed: the doorbell authorizer's cache (5 min) misses 12 times an agent-hour, 20 ms each. */
-const authorizerPerAgentHour = 12;
+/**
+ * Assumed: the doorbell authorizer's cache misses up to 12 times an agent-hour, 20 ms each — only
+ * while the agent polls through the API route (an agent using its doorbell address never calls it).
+ */
+const authorizerMissesPerAgentHour = 12;
 const authorizerMs = 20;
 
 export type IdleFigures = {
   agents: number;
+  /** Every request the control plane's host answered, doorbell addresses included. */
   httpRequestsPerAgentHour: number;
+  /** Requests API Gateway bills: all but the polls of doorbell addresses (SQS's own endpoint on AWS). */
+  apiGatewayRequestsPerAgentHour: number;
+  /** Every doorbell long-poll, whichever way it went (each is one SQS ReceiveMessage on AWS). */
   doorbellPollsPerAgentHour: number;
+  /** Of those, the polls through the API route (API Gateway -> SQS, behind the authorizer). */
+  apiDoorbellPollsPerAgentHour: number;
   lambdaInvocationsPerAgentHour: number;
   apiLambdaMsPerAgentHour: number;
   reconcilerMsPerAgentHour: number;
@@ -34,8 +43,9 @@ export type IdleFigures = {
 /** Dollars per agent-month for each fleet size, by line item, from the measured idle figures. */
 export const costModel = (idle: IdleFigures, fleets: number[]) => {
   const m = hoursPerMonth;
+  const authorizerPerAgentHour = Math.min(authorizerMissesPerAgentHour, idle.apiDoorbellPollsPerAgentHour);
   const perAgent = {
-    apiGateway: (idle.httpRequestsPerAgentHour * m * prices.apiGatewayHttpPerMillion) / 1e6,
+    apiGateway: (idle.apiGatewayRequestsPerAgentHour * m * prices.apiGatewayHttpPerMillion) / 1e6,
     lambdaRequests:
       ((idle.lambdaInvocationsPerAgentHour + authorizerPerAgentHour) * m * prices.lambdaPerMillion) / 1e6,
     lambdaCompute:
@@ -96,8 +106,10 @@ handlers; Lambda would add cold starts and network time to DynamoDB.
 
 | figure | per agent-hour |
 |---|---|
-| HTTP requests (API Gateway) | ${idle.httpRequestsPerAgentHour} |
-| of which doorbell long-polls (SQS ReceiveMessage, no Lambda) | ${idle.doorbellPollsPerAgentHour} |
+| HTTP requests | ${idle.httpRequestsPerAgentHour} |
+| of which through API Gateway (billed by it) | ${idle.apiGatewayRequestsPerAgentHour} |
+| doorbell long-polls (each an SQS ReceiveMessage, no Lambda) | ${idle.doorbellPollsPerAgentHour} |
+| of which through the API route (API Gateway -> SQS; the rest went straight to SQS with the sync's presigned address) | ${idle.apiDoorbellPollsPerAgentHour} |
 | Lambda invocations (agent API requests + reconciler stream batches) | ${idle.lambdaInvocationsPerAgentHour} |
 | agent-API handler time | ${idle.apiLambdaMsPerAgentHour} ms |
 | reconciler batch time | ${idle.reconcilerMsPerAgentHour} ms |
@@ -112,7 +124,8 @@ $${prices.lambdaPerMillion}/M requests (memory from infra/functions.ts: agent AP
 doorbell authorizer 128 MB); DynamoDB on-demand $${prices.dynamoWritePerMillion}/M write units, $${prices.dynamoReadPerMillion}/M read units;
 SQS $${prices.sqsPerMillion}/M requests; EventBridge Scheduler 14 M invocations/month free, then $${prices.schedulerPerMillion}/M
 (the sweeper's 43,800 a month stay free). Assumed, not measured: the doorbell authorizer's cache misses
-${authorizerPerAgentHour} times an agent-hour at ${authorizerMs} ms. Not included: CloudWatch logs and metrics, data transfer,
+up to ${authorizerMissesPerAgentHour} times an agent-hour at ${authorizerMs} ms while an agent polls through the API route, and that
+SQS accepts the presigned ReceiveMessage as documented (no AWS account was at hand to try it). Not included: CloudWatch logs and metrics, data transfer,
 the DynamoDB table's storage and PITR (cents per GB), free tiers other than the Scheduler's.
 
 ## Dollars per agent-month (730 h)

@@ -19,6 +19,7 @@ import {
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../../core/db/client.ts';
+import { signedDoorbellPath } from '../../local/doorbell.ts';
 import { startLocalHost } from '../../local/host.ts';
 import { runningChart } from './fleet-chart.ts';
 import { costMarkdown, costModel } from './fleet-cost.ts';
@@ -352,9 +353,13 @@ export const runFleetBench = async (params: BenchParams) => {
     await host.sweep();
     const sweepMs = performance.now() - sweepStarted;
     const perAgentHour = (count: number) => (count / connectedAgents) * (3600 / idleSeconds);
-    const doorbellPolls = snapshot['/agent/v1/doorbell']?.count ?? 0;
+    // Doorbell polls never reach a Lambda on AWS; those to a doorbell address skip API Gateway too.
+    const apiDoorbellPolls = snapshot['/agent/v1/doorbell']?.count ?? 0;
+    const addressPolls = snapshot[signedDoorbellPath]?.count ?? 0;
     const allRequests = Object.values(snapshot).reduce((sum, r) => sum + r.count, 0);
-    const invoked = Object.entries(snapshot).filter(([route]) => route !== '/agent/v1/doorbell');
+    const invoked = Object.entries(snapshot).filter(
+      ([route]) => route !== '/agent/v1/doorbell' && route !== signedDoorbellPath,
+    );
     const apiInvocations = invoked.reduce((sum, [, r]) => sum + r.count, 0);
     const apiMs = invoked.reduce((sum, [, r]) => sum + r.ms, 0);
     const idleBase = {
@@ -364,7 +369,9 @@ export const runFleetBench = async (params: BenchParams) => {
       requests: allRequests,
       requestsByRoute: Object.fromEntries(Object.entries(snapshot).map(([k, v]) => [k, v.count])),
       httpRequestsPerAgentHour: round(perAgentHour(allRequests)),
-      doorbellPollsPerAgentHour: round(perAgentHour(doorbellPolls)),
+      apiGatewayRequestsPerAgentHour: round(perAgentHour(allRequests - addressPolls)),
+      doorbellPollsPerAgentHour: round(perAgentHour(apiDoorbellPolls + addressPolls)),
+      apiDoorbellPollsPerAgentHour: round(perAgentHour(apiDoorbellPolls)),
       lambdaInvocationsPerAgentHour: round(perAgentHour(apiInvocations + streamSnapshot.batches)),
       apiLambdaMsPerAgentHour: round(perAgentHour(apiMs)),
       streamBatchesPerAgentHour: round(perAgentHour(streamSnapshot.batches)),
@@ -461,7 +468,8 @@ export const resultsTable = (r: Results): string =>
     `| raw | DynamoDB Local TransactWriteItems/s, ${r.raw.concurrency} concurrent: 1 task / ${r.raw.tasksPerPlacementTx} tasks (${r.raw.tasksPerPlacementTx * 2 + 1} items) | ${r.raw.txPerSecond} / ${r.raw.placementTxPerSecond} | |`,
     `| raw | placements/s the database could take (full transactions × ${r.raw.tasksPerPlacementTx}) | ${r.raw.placementsPerSecond} | |`,
     `| doorbell (${r.doorbell.runs} runs) | RunTask accepted → sync sees it p50 / p99 | ${r.doorbell.p50Ms} / ${r.doorbell.p99Ms} ms | p99 ≤ 250 ms (${mark(r.doorbell.p99Ms <= 250)}) |`,
-    `| idle (${r.idle.agents} agents, ${r.idle.agentsWithTasks} of them running the burst's tasks; ${r.idle.measuredSeconds} s, ×3600/s) | HTTP requests per agent-hour | ${r.idle.httpRequestsPerAgentHour} | |`,
+    `| idle (${r.idle.agents} agents, ${r.idle.agentsWithTasks} of them running the burst's tasks; ${r.idle.measuredSeconds} s, ×3600/s) | HTTP requests per agent-hour (all / through API Gateway) | ${r.idle.httpRequestsPerAgentHour} / ${r.idle.apiGatewayRequestsPerAgentHour} | |`,
+    `| idle | doorbell long-polls per agent-hour (all / through the API route) | ${r.idle.doorbellPollsPerAgentHour} / ${r.idle.apiDoorbellPollsPerAgentHour} | |`,
     `| idle | Lambda-equivalent invocations per agent-hour | ${r.idle.lambdaInvocationsPerAgentHour} | |`,
     `| idle | DynamoDB read units per agent-hour | ${r.idle.readUnitsPerAgentHour} | |`,
     `| idle | DynamoDB write units per agent-hour | ${r.idle.writeUnitsPerAgentHour} | ≤ 60 (${mark(r.idle.writeUnitsPerAgentHour <= 60)}) |`,

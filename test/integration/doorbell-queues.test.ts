@@ -3,6 +3,7 @@ import { CreateActivationCommand } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { staticKeys } from '../../core/auth/access-keys.ts';
+import { createSqsDoorbells } from '../../core/db/doorbell-queues.ts';
 import { deregisterContainerInstanceAction } from '../../core/ecs/container-instances.ts';
 import { createContext, type DoorbellQueues } from '../../core/ecs/context.ts';
 import { createAgentApiHandler } from '../../functions/agent-api.ts';
@@ -38,13 +39,21 @@ const event = (method: string, path: string, body: unknown, token?: string): API
     requestContext: { http: { method, sourceIp: '192.0.2.1' } },
   }) as unknown as APIGatewayProxyEventV2;
 
+// Addresses are presigned locally (an HMAC over the request): no SQS is needed to make one.
+const signer = createSqsDoorbells({
+  region: 'eu-west-1',
+  accountId: '123456789012',
+  prefix: 'berth-ci-bell-',
+  credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+});
+
 const agentApi = () =>
   createAgentApiHandler({
     db: berth.db,
     config: berth.config,
     lookupSecret: staticKeys([berth.credentials]),
     logger,
-    doorbells: { ...doorbellQueues, ring: async () => {} },
+    doorbells: { ...doorbellQueues, ring: async () => {}, address: signer.address },
   });
 
 const activation = async (limit: number) => {
@@ -86,6 +95,31 @@ describe('doorbell queues on AWS', () => {
     const instanceId = instanceIdOf(JSON.parse(response.body ?? '{}').containerInstanceArn);
     expect(queues.has(instanceId)).toBe(true);
     expect(calls).toContain(`create ${instanceId}`);
+  });
+
+  it('are long-polled straight from SQS with the address every sync answer carries', async () => {
+    // Prepare
+    const registered = JSON.parse((await register(await activation(1))).body ?? '{}');
+    const instanceId = instanceIdOf(registered.containerInstanceArn);
+    // Act
+    const sync = await agentApi()(
+      event('POST', '/agent/v1/sync', { assignmentVersion: 0, reports: [] }, registered.token),
+    );
+    // Assess: a presigned ReceiveMessage on this instance's queue, nothing else.
+    expect(sync.statusCode).toBe(200);
+    const { doorbell } = JSON.parse(sync.body ?? '{}');
+    expect(doorbell.validForSeconds).toBe(900);
+    const url = new URL(doorbell.url);
+    expect(`${url.origin}${url.pathname}`).toBe(
+      `https://sqs.eu-west-1.amazonaws.com/123456789012/berth-ci-bell-${instanceId}`,
+    );
+    expect(url.searchParams.get('Action')).toBe('ReceiveMessage');
+    expect(url.searchParams.get('WaitTimeSeconds')).toBe('20');
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(
+      /^AKIDEXAMPLE\/\d{8}\/eu-west-1\/sqs\/aws4_request$/,
+    );
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(doorbell.url).not.toContain(registered.token);
   });
 
   it('are removed again when the activation refuses the registration', async () => {
