@@ -8,6 +8,7 @@ import type { AgentConfig } from './config.ts';
 import { type EngineSettings, TaskEngine } from './engine.ts';
 import { readTextIfExists } from './files.ts';
 import { type Identity, loadIdentity, saveIdentity } from './identity.ts';
+import { lockDataDir } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { reportBatch } from './reports.ts';
 import { hostAttributes, hostResources } from './resources.ts';
@@ -76,6 +77,7 @@ export class Agent {
   private readonly firstSync = new Promise<void>((resolve) => {
     this.firstSyncTried = resolve;
   });
+  private releaseDataDir?: () => void;
   private readonly random: () => number;
   private readonly settings: EngineSettings;
 
@@ -133,6 +135,7 @@ export class Agent {
    * a refused activation throws), adopts what runs, and starts the loops. Resolves once running.
    */
   async start(): Promise<void> {
+    this.releaseDataDir = lockDataDir(this.options.config.dataDir);
     if (!this.identity) this.identity = await this.register();
     const identity = this.identity;
     if (this.options.config.endpoint && this.options.config.endpoint !== identity.endpoint) {
@@ -445,5 +448,6 @@ export class Agent {
     await Promise.allSettled(this.loops);
     await this.engine.close();
     this.saveNow();
+    this.releaseDataDir?.();
   }
 }
