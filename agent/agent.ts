@@ -10,10 +10,10 @@ import { readTextIfExists } from './files.ts';
 import { type Identity, loadIdentity, saveIdentity } from './identity.ts';
 import { lockDataDir } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
-import { reportBatch } from './reports.ts';
+import { refusedReports, reportBatch } from './reports.ts';
 import { hostAttributes, hostResources } from './resources.ts';
 import type { ContainerRuntime, RegistryAuth } from './runtime/types.ts';
-import { type AgentState, loadState, saveState } from './state.ts';
+import { type AgentState, loadState, saveStateText, stateText } from './state.ts';
 import { agentVersion } from './version.ts';
 
 export type AgentOptions = {
@@ -67,6 +67,8 @@ export class Agent {
   private lastSyncAt = 0;
   private heartbeatMs = 60_000;
   private saveTimer?: NodeJS.Timeout;
+  /** What the state file holds, as this agent last wrote it. */
+  private savedText?: string;
   private lastSent: { taskArn: string; seq: number }[] = [];
   /** The doorbell address of the last sync answer, used until `until` (performance.now() ms). */
   private doorbellAddress?: { url: string; until: number };
@@ -288,11 +290,17 @@ export class Agent {
           if (error instanceof AgentApiError) {
             this.log.error('sync refused', { status: error.status, code: error.code, error: error.message });
             if ((error.status === 400 || error.status === 403) && this.lastSent.length > 0) {
-              // Resending a batch the server refuses as such would block every later report: it is dropped.
+              // Resending what the server refuses as such would block every later report: dropped.
+              const dropped = refusedReports(this.lastSent, error.taskArn);
               this.log.error('dropping refused reports', {
-                tasks: [...new Set(this.lastSent.map((r) => r.taskArn))],
+                tasks: [...new Set(dropped.map((r) => r.taskArn))],
               });
-              this.engine.acknowledge(this.lastSent);
+              this.engine.acknowledge(dropped);
+              // The rest go again at once.
+              if (dropped.length < this.lastSent.length) {
+                failures = 0;
+                continue;
+              }
             }
           } else {
             this.setOnline(false, messageOf(error));
@@ -344,7 +352,7 @@ export class Agent {
       this.engine.applyAssignments(fullSet);
       if (this.forceFullSet || this.engine.hasOrphans) {
         this.forceFullSet = false;
-        await this.engine.removeUnclaimedOrphans();
+        void this.engine.removeUnclaimedOrphans();
       }
     }
     const sent = new Set(request.reports.map((r) => `${r.taskArn} ${r.seq}`));
@@ -423,10 +431,18 @@ export class Agent {
     }
   }
 
+  /**
+   * Writes the state (atomically, fsynced) unless it is what was last written: an idle agent's
+   * heartbeat changes nothing, and a write with two fsyncs a minute would only wear an edge
+   * machine's SD card.
+   */
   saveNow(): void {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
-    saveState(this.options.config.dataDir, this.state);
+    const text = stateText(this.state);
+    if (text === this.savedText) return;
+    saveStateText(this.options.config.dataDir, text);
+    this.savedText = text;
   }
 
   private saveSoon(): void {

@@ -21,6 +21,8 @@ export class AgentApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The task whose report the control plane refused, when it named one. */
+    readonly taskArn?: string,
   ) {
     super(message);
   }
@@ -123,12 +125,14 @@ export const createApiClient = (
     if (response.status >= 400) {
       let code = `HTTP${response.status}`;
       let message = response.body.slice(0, 300);
+      let taskArn: string | undefined;
       try {
-        const parsed = JSON.parse(response.body) as { code?: string; message?: string };
+        const parsed = JSON.parse(response.body) as { code?: string; message?: string; taskArn?: unknown };
         code = parsed.code ?? code;
         message = parsed.message ?? message;
+        if (typeof parsed.taskArn === 'string') taskArn = parsed.taskArn;
       } catch {}
-      throw new AgentApiError(response.status, code, message);
+      throw new AgentApiError(response.status, code, message, taskArn);
     }
     return response.body;
   };

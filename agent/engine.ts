@@ -202,17 +202,39 @@ export class TaskEngine {
    * Removes the containers of orphans nobody claimed: called once the agent holds the control
    * plane's whole desired set, so these belong to tasks that are no longer this instance's.
    */
-  async removeUnclaimedOrphans(): Promise<void> {
+  /**
+   * Stops and removes the orphans the whole desired set did not claim. It runs in the background
+   * (stopping takes up to each container's stop timeout, and the sync loop must not wait for it:
+   * heartbeats would be late); one that fails stays an orphan and is tried again with the next
+   * whole desired set. The promise is for callers that want to wait.
+   */
+  removeUnclaimedOrphans(): Promise<void> {
     const orphans = this.orphans;
     this.orphans = new Map();
-    for (const [taskArn, containers] of orphans) {
-      this.deps.log.info('removing containers of an unknown task', { taskArn });
-      for (const id of containers.values()) {
-        await this.deps.runtime.stop(id, this.deps.settings.stopTimeoutSeconds);
-        await this.deps.runtime.remove(id);
+    const removing = (async () => {
+      for (const [taskArn, containers] of orphans) {
+        if (this.closed) {
+          this.orphans.set(taskArn, containers);
+          continue;
+        }
+        this.deps.log.info('removing containers of an unknown task', { taskArn });
+        try {
+          for (const id of containers.values()) {
+            await this.deps.runtime.stop(id, this.deps.settings.stopTimeoutSeconds);
+            await this.deps.runtime.remove(id);
+          }
+          await this.deps.runtime.removeTaskVolumes(taskArn);
+        } catch (error) {
+          this.deps.log.warn('could not remove the containers of an unknown task; will retry', {
+            taskArn,
+            error: messageOf(error),
+          });
+          this.orphans.set(taskArn, containers);
+        }
       }
-      await this.deps.runtime.removeTaskVolumes(taskArn);
-    }
+    })();
+    this.track(removing);
+    return removing;
   }
 
   /** Applies acknowledgements; tasks whose STOPPED report was acknowledged are cleaned up later. */

@@ -137,3 +137,16 @@ export const applyAcks = (
   }
   return stopped;
 };
+
+/**
+ * The reports to give up after the control plane refused a sync as such (400, 403): resending them
+ * would block every later report. When it named the task at fault, only that task's; otherwise
+ * the whole batch.
+ */
+export const refusedReports = <Sent extends { taskArn: string }>(
+  sent: Sent[],
+  refusedTaskArn?: string,
+): Sent[] =>
+  refusedTaskArn && sent.some((r) => r.taskArn === refusedTaskArn)
+    ? sent.filter((r) => r.taskArn === refusedTaskArn)
+    : sent;

@@ -125,6 +125,12 @@ export const loadState = (dataDir: string, now = Date.now()): LoadedState => {
   }
 };
 
+/** The state file's content. */
+export const stateText = (state: AgentState): string => JSON.stringify({ format: 1, ...state });
+
 /** Replaces the state file atomically (see atomicWriteFile). */
 export const saveState = (dataDir: string, state: AgentState): void =>
-  atomicWriteFile(stateFileOf(dataDir), JSON.stringify({ format: 1, ...state }));
+  saveStateText(dataDir, stateText(state));
+
+export const saveStateText = (dataDir: string, text: string): void =>
+  atomicWriteFile(stateFileOf(dataDir), text);

@@ -9,7 +9,10 @@ export type ErrorKind = (typeof ErrorKinds)[number];
 export class BerthError extends Error {
   readonly code: string;
   readonly kind: ErrorKind;
-  /** What was there, for conflicts; never sent on the wire. */
+  /**
+   * What was there, for conflicts (never sent); the agent API sends two fields of it: the
+   * `taskArn` whose report it refused and `retryAfterSeconds`.
+   */
   readonly details: unknown;
 
   constructor(code: string, kind: ErrorKind, message: string, details?: unknown) {

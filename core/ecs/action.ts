@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { invalidParameter } from '../errors.ts';
+import { BerthError, invalidParameter } from '../errors.ts';
 import type { ActionContext } from './context.ts';
 
 /** One ECS or SSM operation: its input schema and what it does. */
@@ -66,5 +66,13 @@ export const parseInput = <Schema extends z.ZodType>(schema: Schema, body: unkno
   const issue = result.error.issues[0];
   const field = issue ? fieldPath(issue.path) : '';
   const detail = issue?.message ?? 'invalid input';
-  throw invalidParameter(field ? `Invalid parameter ${field}: ${detail}` : `Invalid request: ${detail}`);
+  throw new BerthError(
+    'InvalidParameterException',
+    'input',
+    field ? `Invalid parameter ${field}: ${detail}` : `Invalid request: ${detail}`,
+    { path: issue?.path ?? [] } satisfies InputProblem,
+  );
 };
+
+/** Where in the input a schema problem is (BerthError details of parseInput's refusals). */
+export type InputProblem = { path: readonly PropertyKey[] };

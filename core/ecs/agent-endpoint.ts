@@ -3,7 +3,7 @@ import type { Db } from '../db/client.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
 import { agentApiPrefix, type DoorbellAddress, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
-import { parseInput } from './action.ts';
+import { type InputProblem, parseInput } from './action.ts';
 import { authenticateAgent, authenticateDoorbell, invalidAgentToken, syncAgent } from './agent-sync.ts';
 import { createContext, type DoorbellQueues } from './context.ts';
 import { type AgentFiles, serveAgentFile } from './install-script.ts';
@@ -62,6 +62,27 @@ const parseJson = (body: string): unknown => {
   }
 };
 
+/**
+ * The sync request, whose refusal names the report at fault (`details.taskArn`) when one report is:
+ * the agent then drops that task's reports alone rather than everything it sent.
+ */
+const parseSyncRequest = (body: unknown): SyncRequest => {
+  try {
+    return parseInput(SyncRequest, body);
+  } catch (error) {
+    const path = isBerthError(error) ? (error.details as InputProblem | undefined)?.path : undefined;
+    const reports = (body as { reports?: unknown } | null)?.reports;
+    const taskArn =
+      path?.[0] === 'reports' && typeof path[1] === 'number' && Array.isArray(reports)
+        ? reports[path[1]]?.taskArn
+        : undefined;
+    if (isBerthError(error) && typeof taskArn === 'string' && taskArn.length <= 2048) {
+      throw new BerthError(error.code, error.kind, error.message, { taskArn });
+    }
+    throw error;
+  }
+};
+
 /** `/agent/v1/…`: registration (and, with the scheduler, sync and the doorbell). */
 export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest): Promise<HttpResponse> => {
   const route = `${request.method} ${request.path}`;
@@ -85,7 +106,7 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     }
     if (route === `POST ${agentApiPrefix}/sync`) {
       const instance = await authenticateAgent(context, request.headers.authorization);
-      const input = parseInput(SyncRequest, parseJson(request.body));
+      const input = parseSyncRequest(parseJson(request.body));
       const [answer, doorbell] = await Promise.all([
         syncAgent(context, instance, input),
         deps.doorbellAddress?.(instance.id),
@@ -112,8 +133,13 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
   } catch (error) {
     if (isBerthError(error) && error.kind !== 'internal') {
-      const response = jsonResponse(statusOf(error), { code: error.code, message: error.message });
-      const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      const details = error.details as { retryAfterSeconds?: number; taskArn?: string } | undefined;
+      const response = jsonResponse(statusOf(error), {
+        code: error.code,
+        message: error.message,
+        ...(details?.taskArn ? { taskArn: details.taskArn } : {}),
+      });
+      const retryAfter = details?.retryAfterSeconds;
       if (retryAfter !== undefined) response.headers['retry-after'] = String(retryAfter);
       return response;
     }

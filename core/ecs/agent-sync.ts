@@ -186,6 +186,7 @@ export const syncAgent = async (
         'AccessDeniedException',
         'auth',
         `Task ${report.taskArn} is not assigned to this instance.`,
+        { taskArn: report.taskArn },
       );
     }
   }

@@ -117,12 +117,30 @@ describe('POST /agent/v1/sync', () => {
 
     // Assess
     expect(answer.status).toBe(403);
+    expect(answer.body).toMatchObject({ code: 'AccessDeniedException', taskArn: theirTask });
     const after = await Promise.all([describeTask(myTask), describeTask(theirTask)]);
     expect(after.map((task) => [task.lastStatus, task.desiredStatus, task.version])).toEqual(
       before.map((task) => [task.lastStatus, task.desiredStatus, task.version]),
     );
     expect(after[1]?.lastStatus).toBe('PROVISIONING');
     expect(await remainingCpu(theirs)).toBe(2048 - 256);
+  });
+
+  it('names the task whose report is malformed, and records none of the request', async () => {
+    // Prepare
+    const agent = await register();
+    const taskArn = await startOn(agent);
+    const { body } = await sync(agent, 0);
+    const malformed = { ...report(taskArn, 1, 'RUNNING'), stoppedReason: 'x'.repeat(5000) };
+
+    // Act
+    const answer = await sync(agent, body.assignmentVersion, [report(taskArn, 1, 'RUNNING'), malformed]);
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: 'InvalidParameterException', taskArn });
+    expect(answer.body.message).toMatch(/reports\[1\]\.stoppedReason/);
+    expect((await describeTask(taskArn)).lastStatus).toBe('PROVISIONING');
   });
 
   it('answers 401 to a missing, malformed or unknown token', async () => {

@@ -220,4 +220,32 @@ describe('task engine', () => {
     expect([...first.runtime.containers.values()].map((c) => c.running)).toEqual([true]);
     expect(other.state.tasks).toEqual({});
   });
+
+  it('keeps an orphan it could not remove, and removes it on the next try', async () => {
+    // Prepare: another instance's engine state is lost; its container is an orphan here.
+    const first = setup();
+    await first.engine.recover();
+    const task = assigned([{ name: 'app' }]);
+    first.engine.applyAssignments([task]);
+    await until('RUNNING', () => lastReport(first.state, task)?.lastStatus === 'RUNNING');
+    await first.engine.close();
+    const again = setup({ runtime: first.runtime });
+    await again.engine.recover();
+    expect(again.engine.hasOrphans).toBe(true);
+    const remove = first.runtime.remove.bind(first.runtime);
+    let refusals = 1;
+    first.runtime.remove = async (id) => {
+      if (refusals-- > 0) throw new Error('device or resource busy');
+      return remove(id);
+    };
+    // Act
+    again.engine.applyAssignments([]);
+    await again.engine.removeUnclaimedOrphans();
+    const keptAfterFailure = again.engine.hasOrphans;
+    await again.engine.removeUnclaimedOrphans();
+    // Assess
+    expect(keptAfterFailure).toBe(true);
+    expect(again.engine.hasOrphans).toBe(false);
+    expect(first.runtime.containers.size).toBe(0);
+  });
 });

@@ -2,8 +2,10 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.ts';
 import { apiPrefix, syncResponseOf } from '../../agent/client.ts';
 import { loadIdentity, saveIdentity } from '../../agent/identity.ts';
+import { FakeRuntime } from '../../agent/runtime/fake.ts';
 import { emptyState, loadState, saveState, stateFileOf } from '../../agent/state.ts';
 import { agentApiPrefix } from '../../core/protocol/agent.ts';
 
@@ -18,6 +20,37 @@ describe('agent state file', () => {
     saveState(dataDir, state);
     expect(loadState(dataDir)).toEqual({ state, fresh: false });
     expect(readdirSync(dataDir)).toEqual(['state.json']);
+  });
+
+  it('is written again only when the state changed', () => {
+    // Prepare
+    const dataDir = dir();
+    const agent = new Agent({
+      config: {
+        endpoint: 'http://127.0.0.1:1',
+        dataDir,
+        attributes: [],
+        reservedMemoryMiB: 0,
+        pullBehavior: 'default',
+        cleanupWaitSeconds: 60,
+        stopTimeoutSeconds: 1,
+        restartBackoffSeconds: 1,
+        restartBackoffMaxSeconds: 30,
+        logLevel: 'silent',
+      },
+      runtime: new FakeRuntime(),
+    });
+    agent.saveNow();
+    const written = statSync(stateFileOf(dataDir)).ino;
+    // Act: nothing changed (a heartbeat), then something did.
+    agent.saveNow();
+    const unchanged = statSync(stateFileOf(dataDir)).ino;
+    agent.state.assignmentVersion = 3;
+    agent.saveNow();
+    // Assess: each write replaces the file (a new inode); the idle save wrote nothing.
+    expect(unchanged).toBe(written);
+    expect(statSync(stateFileOf(dataDir)).ino).not.toBe(written);
+    expect(loadState(dataDir).state.assignmentVersion).toBe(3);
   });
 
   it('starts fresh and sets an unreadable state file aside instead of failing', () => {

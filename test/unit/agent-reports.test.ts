@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyAcks, maxPendingPerTask, nextSeq, recordReport, reportBatch } from '../../agent/reports.ts';
+import {
+  applyAcks,
+  maxPendingPerTask,
+  nextSeq,
+  recordReport,
+  refusedReports,
+  reportBatch,
+} from '../../agent/reports.ts';
 import { newTaskState, type TaskState } from '../../agent/state.ts';
 import type { AssignedTask } from '../../core/protocol/agent.ts';
 
@@ -120,5 +127,29 @@ describe('report queue', () => {
       lastStatus: 'RUNNING',
       containers: [{ name: 'app', lastStatus: 'PENDING', exitCode: 137 }],
     });
+  });
+});
+
+describe('reports the control plane refused', () => {
+  const sent = [
+    { taskArn: 'arn:task/a', seq: 1 },
+    { taskArn: 'arn:task/b', seq: 4 },
+    { taskArn: 'arn:task/a', seq: 2 },
+  ];
+
+  it("are only the named task's when the refusal names one of the tasks sent", () => {
+    // Act
+    const dropped = refusedReports(sent, 'arn:task/a');
+    // Assess
+    expect(dropped).toEqual([sent[0], sent[2]]);
+  });
+
+  it('are the whole batch when the refusal names no task, or one that was not sent', () => {
+    // Act
+    const unnamed = refusedReports(sent);
+    const unknown = refusedReports(sent, 'arn:task/z');
+    // Assess
+    expect(unnamed).toEqual(sent);
+    expect(unknown).toEqual(sent);
   });
 });
