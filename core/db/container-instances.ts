@@ -1,10 +1,10 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ContainerInstanceRecord, ContainerInstanceStatus } from '../model/container-instance.ts';
 import type { Db } from './client.ts';
 import { isConditionFailed } from './conditions.ts';
 import { stripKeys } from './items.ts';
 import { keys } from './keys.ts';
-import { type Page, queryPage } from './query.ts';
+import { type Page, queryAllItems, queryPage } from './query.ts';
 
 export const getContainerInstance = async (
   db: Db,
@@ -30,22 +30,12 @@ export const listContainerInstancesPage = async (
 /** Every instance of a cluster (clusters hold thousands at most; callers filter in memory). */
 export const allContainerInstances = async (db: Db, cluster: string): Promise<ContainerInstanceRecord[]> => {
   const { pk, skPrefix } = keys.containerInstancesOf(cluster);
-  const items: ContainerInstanceRecord[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const output = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    items.push(...(output.Items ?? []).map((item) => stripKeys<ContainerInstanceRecord>(item)));
-    startKey = output.LastEvaluatedKey;
-  } while (startKey);
-  return items;
+  const items = await queryAllItems(db, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+    ConsistentRead: true,
+  });
+  return items.map((item) => stripKeys<ContainerInstanceRecord>(item));
 };
 
 /** Moves an instance between ACTIVE and DRAINING; false when it is not in a state that allows it. */
@@ -158,23 +148,15 @@ export const clusterPartition = async (
 ): Promise<{ instances: ContainerInstanceRecord[]; heartbeats: Map<string, string> }> => {
   const instances: ContainerInstanceRecord[] = [];
   const heartbeats = new Map<string, string>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const output = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.containerInstancesOf(cluster).pk },
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    for (const item of output.Items ?? []) {
-      const sk = String(item.sk);
-      if (sk.startsWith('INSTANCE#')) instances.push(stripKeys<ContainerInstanceRecord>(item));
-      else if (sk.startsWith('HEARTBEAT#')) heartbeats.set(String(item.instanceId), String(item.lastSeenAt));
-    }
-    startKey = output.LastEvaluatedKey;
-  } while (startKey);
+  const items = await queryAllItems(db, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.containerInstancesOf(cluster).pk },
+    ConsistentRead: true,
+  });
+  for (const item of items) {
+    const sk = String(item.sk);
+    if (sk.startsWith('INSTANCE#')) instances.push(stripKeys<ContainerInstanceRecord>(item));
+    else if (sk.startsWith('HEARTBEAT#')) heartbeats.set(String(item.instanceId), String(item.lastSeenAt));
+  }
   return { instances, heartbeats };
 };

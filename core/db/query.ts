@@ -105,19 +105,21 @@ export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => 
   }
 };
 
-/** Every item of a partition (for small, bounded sets such as an instance's attributes). */
-export const queryAll = async (
+/** Every item a query finds, page after page (for small, bounded sets: a unit's tasks, a cluster's instances). */
+export const queryAllItems = async (
   db: Db,
-  request: Omit<PageRequest, 'limit' | 'nextToken'>,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
 ): Promise<Item[]> => {
-  const all: Item[] = [];
-  let nextToken: string | undefined;
+  const items: Item[] = [];
+  let startKey: Item | undefined;
   do {
-    const page = await queryPage(db, { ...request, limit: 1000, nextToken });
-    all.push(...page.items);
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return all;
+    const output = await db.doc.send(
+      new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey }),
+    );
+    items.push(...(output.Items ?? []));
+    startKey = output.LastEvaluatedKey;
+  } while (startKey);
+  return items;
 };
 
 /** ECS's maxResults: 1–100, default 100. */

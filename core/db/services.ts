@@ -5,8 +5,7 @@ import type { Db } from './client.ts';
 import { isConditionFailed } from './conditions.ts';
 import { stripKeys } from './items.ts';
 import { keys } from './keys.ts';
-import { type Page, queryPage } from './query.ts';
-import { queryAllItems } from './tasks.ts';
+import { type Page, queryAllItems, queryPage } from './query.ts';
 
 export const getService = async (
   db: Db,

@@ -1,21 +1,9 @@
-import { BatchGetCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { TaskRecord } from '../model/task.ts';
 import type { Db } from './client.ts';
 import { stripKeys } from './items.ts';
 import { keyOfTaskRef, keys } from './keys.ts';
-
-const queryAllItems = async (db: Db, input: Omit<QueryCommandInput, 'TableName'>) => {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const output = await db.doc.send(
-      new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey }),
-    );
-    items.push(...(output.Items ?? []));
-    startKey = output.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-};
+import { queryAllItems } from './query.ts';
 
 /** Any task of a cluster by id (gsi1), re-read from the table so the answer is consistent. */
 export const getTask = async (db: Db, cluster: string, id: string): Promise<TaskRecord | undefined> => {
@@ -130,5 +118,3 @@ export const taskKey = (task: Pick<TaskRecord, 'cluster' | 'id' | 'serviceName' 
   const { pk, sk } = keys.task(task.cluster, task.id, task.instanceId, task.serviceName);
   return { pk, sk };
 };
-
-export { queryAllItems };

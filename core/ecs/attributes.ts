@@ -101,19 +101,26 @@ export const putAttributes = defineAction(
         at,
       );
     }
-    return {
-      attributes: input.attributes.map((attribute, index) =>
-        wireAttribute(
-          context,
-          cluster,
-          (targets[index] as { id: string }).id,
-          attribute.name,
-          attribute.value ?? null,
-        ),
-      ),
-    };
+    return { attributes: answeredAttributes(context, cluster, input.attributes, targets) };
   },
 );
+
+/** Put/DeleteAttributes answer each attribute as asked, on the instance it named. */
+const answeredAttributes = (
+  context: ActionContext,
+  cluster: string,
+  attributes: Attribute[],
+  targets: { id: string }[],
+) =>
+  attributes.map((attribute, index) =>
+    wireAttribute(
+      context,
+      cluster,
+      (targets[index] as { id: string }).id,
+      attribute.name,
+      attribute.value ?? null,
+    ),
+  );
 
 export const deleteAttributes = defineAction(
   z.object({ cluster: z.string().optional(), attributes: z.array(Attribute).min(1).max(10) }),
@@ -133,17 +140,7 @@ export const deleteAttributes = defineAction(
         at,
       );
     }
-    return {
-      attributes: input.attributes.map((attribute, index) =>
-        wireAttribute(
-          context,
-          cluster,
-          (targets[index] as { id: string }).id,
-          attribute.name,
-          attribute.value ?? null,
-        ),
-      ),
-    };
+    return { attributes: answeredAttributes(context, cluster, input.attributes, targets) };
   },
 );
 
