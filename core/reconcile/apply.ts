@@ -179,10 +179,48 @@ const ringAll = async (deps: ReconcileDeps, write: UnitWrite) => {
   await Promise.all([...instances].map((instanceId) => deps.doorbell?.ring(instanceId)));
 };
 
+/** One read-decide-write pass over a service: settled (nothing to write), a write, or a conflict. */
+type Pass =
+  | { kind: 'settled'; recheckAt?: string }
+  | { kind: 'wrote'; truncated: boolean; recheckAt?: string }
+  | { kind: 'conflict' };
+
+const reconcilePass = async (deps: ReconcileDeps, cluster: string, name: string, at: Date): Promise<Pass> => {
+  const { service, tasks } = await readServiceUnit(deps.db, cluster, name);
+  if (!service || service.status === 'INACTIVE') return { kind: 'settled' };
+  const instances = await allContainerInstances(deps.db, cluster);
+  const views = new Map(instances.map((instance) => [instance.id, instanceViewOf(instance)]));
+  const plan = reconcileService({ service, tasks, instances: views, now: at });
+  if (isEmptyPlan(plan)) return { kind: 'settled', recheckAt: plan.recheckAt };
+  const { write, placementMessage, truncated } = await buildWrite(
+    deps,
+    service,
+    tasks,
+    instances,
+    plan,
+    at.toISOString(),
+  );
+  const nothingToWrite =
+    write.newTasks.length === 0 &&
+    write.stops.length === 0 &&
+    write.finalizes.length === 0 &&
+    write.events.length === 0 &&
+    Object.keys(write.service?.set ?? {}).length === 0;
+  if (nothingToWrite) return { kind: 'settled', recheckAt: plan.recheckAt };
+  if (!(await writeUnit(deps.db, write)).ok) return { kind: 'conflict' };
+  deps.onMetric?.('TasksPlaced', write.newTasks.length);
+  deps.onMetric?.('TasksStopped', write.stops.length + write.finalizes.length);
+  if (placementMessage) deps.onMetric?.('PlacementFailures', 1);
+  await ringAll(deps, write);
+  return { kind: 'wrote', truncated, recheckAt: plan.recheckAt };
+};
+
 /**
  * Reconciles one service: re-reads it and its tasks consistently, decides with the pure
  * reconcileService, writes the decision guarded by the service version, and on a conflict
- * (someone else wrote first) reads again and decides again.
+ * (someone else wrote first) reads again and decides again — up to maxAttempts conflicts in a row.
+ * A plan with more starts than one transaction holds is written in passes, up to maxWritesPerCall,
+ * rather than a stream hop apart.
  */
 export const reconcileServiceUnit = async (
   deps: ReconcileDeps,
@@ -190,48 +228,26 @@ export const reconcileServiceUnit = async (
   name: string,
 ): Promise<ReconcileOutcome> => {
   const now = deps.now ?? (() => new Date());
-  let wrote = false;
   let writes = 0;
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const { service, tasks } = await readServiceUnit(deps.db, cluster, name);
-    if (!service || service.status === 'INACTIVE') return { wrote };
-    const instances = await allContainerInstances(deps.db, cluster);
-    const views = new Map(instances.map((instance) => [instance.id, instanceViewOf(instance)]));
-    const at = now();
-    const plan = reconcileService({ service, tasks, instances: views, now: at });
-    if (isEmptyPlan(plan)) return { wrote, recheckAt: plan.recheckAt };
-    const { write, placementMessage, truncated } = await buildWrite(
-      deps,
-      service,
-      tasks,
-      instances,
-      plan,
-      at.toISOString(),
-    );
-    const nothingToWrite =
-      write.newTasks.length === 0 &&
-      write.stops.length === 0 &&
-      write.finalizes.length === 0 &&
-      write.events.length === 0 &&
-      Object.keys(write.service?.set ?? {}).length === 0;
-    if (nothingToWrite) return { wrote, recheckAt: plan.recheckAt };
-    const outcome = await writeUnit(deps.db, write);
-    if (outcome.ok) {
-      wrote = true;
-      writes += 1;
-      deps.onMetric?.('TasksPlaced', write.newTasks.length);
-      deps.onMetric?.('TasksStopped', write.stops.length + write.finalizes.length);
-      if (placementMessage) deps.onMetric?.('PlacementFailures', 1);
-      await ringAll(deps, write);
-      // More starts than one transaction holds: place the next ones now rather than a stream hop later.
-      if (!truncated || writes >= maxWritesPerCall) return { wrote, recheckAt: plan.recheckAt };
-      attempt = 0;
+  let conflicts = 0;
+  for (;;) {
+    const pass = await reconcilePass(deps, cluster, name, now());
+    if (pass.kind === 'settled') return { wrote: writes > 0, recheckAt: pass.recheckAt };
+    if (pass.kind === 'conflict') {
+      deps.onMetric?.('ReconcileConflicts', 1);
+      conflicts += 1;
+      if (conflicts >= maxAttempts) {
+        throw new Error(
+          `reconcile of service ${cluster}/${name} kept conflicting after ${maxAttempts} attempts`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * conflicts));
       continue;
     }
-    deps.onMetric?.('ReconcileConflicts', 1);
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    writes += 1;
+    conflicts = 0;
+    if (!pass.truncated || writes >= maxWritesPerCall) return { wrote: true, recheckAt: pass.recheckAt };
   }
-  throw new Error(`reconcile of service ${cluster}/${name} kept conflicting after ${maxAttempts} attempts`);
 };
 
 /**
