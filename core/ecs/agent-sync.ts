@@ -174,20 +174,20 @@ export const syncAgent = async (
   const byId = new Map(assigned.map((task) => [task.id, task]));
   const acked: SyncResponse['acked'] = [];
   // Every report is checked before any is applied: a request about another instance's task
-  // changes nothing at all.
-  for (const report of request.reports) {
-    const id = taskIdOf(report.taskArn);
-    if (!id || byId.has(id)) continue;
-    const elsewhere = await getTask(context.db, instance.cluster, id);
-    // A task of this instance that is no longer live (stopped, its resources given back).
-    if (elsewhere?.instanceId === instance.id) byId.set(id, elsewhere);
-    else if (elsewhere) {
-      throw new BerthError(
-        'AccessDeniedException',
-        'auth',
-        `Task ${report.taskArn} is not assigned to this instance.`,
-        { taskArn: report.taskArn },
-      );
+  // changes nothing at all. Tasks that are no longer live (stopped, their resources given back)
+  // are read by id, in parallel: after an outage an agent may report many at once.
+  const others = [
+    ...new Set(request.reports.map((r) => taskIdOf(r.taskArn)).filter((id) => id && !byId.has(id))),
+  ] as string[];
+  const found = await Promise.all(others.map((id) => getTask(context.db, instance.cluster, id)));
+  for (const elsewhere of found) {
+    if (!elsewhere) continue;
+    if (elsewhere.instanceId === instance.id) byId.set(elsewhere.id, elsewhere);
+    else {
+      const taskArn =
+        request.reports.find((r) => taskIdOf(r.taskArn) === elsewhere.id)?.taskArn ?? elsewhere.id;
+      const message = `Task ${taskArn} is not assigned to this instance.`;
+      throw new BerthError('AccessDeniedException', 'auth', message, { taskArn });
     }
   }
   // A task's reports in one request (PENDING and RUNNING, say) are folded into one write with the
