@@ -13,14 +13,15 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import type { Command } from 'commander';
+import { defaultSweepSettings } from '../core/reconcile/sweep-settings.ts';
 import { ageOf, definitionOf, ecsClientFor, explainClientError, idOf, table } from './ecs-client.ts';
 
 /**
- * How long an agent may stay silent before the control plane marks it disconnected: three
- * heartbeats (core/reconcile/sweep.ts). ECS has no field for an agent's last heartbeat, only
- * `agentConnected`, so "last seen" is read from it: within this, or longer ago.
+ * How long an agent may stay silent before the control plane marks it disconnected (the sweeper's
+ * default grace). ECS has no field for an agent's last heartbeat, only `agentConnected`, so "last
+ * seen" is read from it: within this, or longer ago.
  */
-export const disconnectGraceSeconds = 180;
+export const disconnectGraceSeconds = defaultSweepSettings.graceSeconds;
 
 /** How many stopped tasks the screen lists, newest first. */
 const stoppedShown = 10;

@@ -31,6 +31,8 @@ export const newActivationCode = (): string => randomString(20);
 export const newAgentToken = (): string => `berth_${randomString(40)}`;
 export const newId = (): string => randomUUID().replaceAll('-', '');
 export const newActivationId = (): string => randomUUID();
+/** Whether a string could be an activation id (a UUID as newActivationId makes them): others are never looked up. */
+export const isActivationId = (id: string): boolean => /^[0-9a-f-]{36}$/.test(id);
 /** ECS Anywhere names external instances by their SSM managed-instance id. */
 export const newManagedInstanceId = (): string => `mi-${randomBytes(9).toString('hex').slice(0, 17)}`;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hashSecret, newActivationCode, newActivationId } from '../auth/secrets.ts';
+import { hashSecret, isActivationId, newActivationCode, newActivationId } from '../auth/secrets.ts';
 import { deleteActivation, getActivation, listActivationsPage, putActivation } from '../db/activations.ts';
 import { pageLimit } from '../db/query.ts';
 import { BerthError } from '../errors.ts';
@@ -106,9 +106,7 @@ export const describeActivations = defineAction(
       // Direct reads: a filter by id never pages through every activation.
       // Only a well-formed id can name an activation (and only such an id may reach a key).
       const found = await Promise.all(
-        ids
-          .slice(0, 50)
-          .map((id) => (/^[0-9a-f-]{36}$/.test(id) ? getActivation(context.db, id) : undefined)),
+        ids.slice(0, 50).map((id) => (isActivationId(id) ? getActivation(context.db, id) : undefined)),
       );
       const list = found.filter((a): a is ActivationRecord => a !== undefined && matches(a));
       return { ActivationList: list.map((activation) => activationOutput(activation, now)) };
@@ -126,7 +124,7 @@ export const deleteActivationAction = defineAction(
   z.object({ ActivationId: z.string() }),
   async (context, input) => {
     const deleted =
-      /^[0-9a-f-]{36}$/.test(input.ActivationId) && (await deleteActivation(context.db, input.ActivationId));
+      isActivationId(input.ActivationId) && (await deleteActivation(context.db, input.ActivationId));
     if (!deleted) {
       throw new BerthError(
         'InvalidActivationId',

@@ -1,4 +1,11 @@
-import { hashSecret, newAgentToken, newId, newManagedInstanceId, sameHash } from '../auth/secrets.ts';
+import {
+  hashSecret,
+  isActivationId,
+  newAgentToken,
+  newId,
+  newManagedInstanceId,
+  sameHash,
+} from '../auth/secrets.ts';
 import { getActivation, registerContainerInstance } from '../db/activations.ts';
 import { retryOnConflict } from '../db/conditions.ts';
 import {
@@ -37,7 +44,7 @@ const tooManyFailures = (retryAfterSeconds: number) =>
 
 /** Whom a failure counts against: a well-formed activation id, and an address as the HTTP layer saw it. */
 const subjectsOf = (activationId: string, sourceIp: string | undefined): RegistrationSubject[] => [
-  ...(/^[0-9a-f-]{36}$/.test(activationId) ? [{ scope: 'activation' as const, subject: activationId }] : []),
+  ...(isActivationId(activationId) ? [{ scope: 'activation' as const, subject: activationId }] : []),
   ...(sourceIp && /^[0-9A-Fa-f:.]{1,64}$/.test(sourceIp)
     ? [{ scope: 'ip' as const, subject: sourceIp }]
     : []),
@@ -79,7 +86,7 @@ export const registerInstance = async (
   if (throttled) {
     throw tooManyFailures(Math.max(1, Math.ceil(windowStart + windowSeconds - now.getTime() / 1000)));
   }
-  const activation = /^[0-9a-f-]{36}$/.test(request.activationId)
+  const activation = isActivationId(request.activationId)
     ? await getActivation(context.db, request.activationId)
     : undefined;
   const codeHash = hashSecret(request.activationCode);

@@ -7,15 +7,9 @@ import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
 import { replaceAfterDisconnectOf, type ServiceRecord } from '../model/service.ts';
 import type { TaskRecord } from '../model/task.ts';
 import { type ReconcileDeps, reconcileServiceUnit } from './apply.ts';
+import { defaultSweepSettings, type SweepSettings } from './sweep-settings.ts';
 
-export type SweepSettings = {
-  /** An agent silent this long is disconnected (DESIGN: three heartbeats). */
-  graceSeconds: number;
-  /** A task not RUNNING this long after it was placed is stopped as failed to start. */
-  pendingTimeoutSeconds: number;
-};
-
-export const defaultSweepSettings: SweepSettings = { graceSeconds: 180, pendingTimeoutSeconds: 900 };
+export { defaultSweepSettings, type SweepSettings };
 
 export type SweepReport = { disconnected: number; stuckTasksStopped: number; servicesReconciled: number };
 
