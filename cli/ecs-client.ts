@@ -50,11 +50,11 @@ export const ageOf = (at: Date | undefined, now: Date): string => {
   return text.padStart(8);
 };
 
-/** `family:revision` of a task-definition ARN. */
-export const definitionOf = (arn: string | undefined): string => arn?.split('/').pop() ?? '-';
-
-/** The last segment of an ARN (task, instance): ids are unique per cluster. */
+/** The last segment of an ARN (task, instance, cluster): ids are unique per cluster. */
 export const idOf = (arn: string | undefined): string => arn?.split('/').pop() ?? '-';
+
+/** `family:revision` of a task-definition ARN (its last segment). */
+export const definitionOf = idOf;
 
 /** Lays rows out in columns, two spaces apart; the last column is not padded. */
 export const table = (rows: string[][], indent = ''): string[] => {

@@ -1,6 +1,6 @@
 import { type Deployment, DescribeServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { definitionOf, ecsClientFor, explainClientError } from './ecs-client.ts';
+import { definitionOf, ecsClientFor, explainClientError, idOf } from './ecs-client.ts';
 
 /** How `berth watch` ends, as its exit code says. */
 export const watchExitCodes = {
@@ -131,7 +131,7 @@ export const watchService = async (options: WatchOptions): Promise<WatchResult> 
     if (watchedId === undefined) {
       watchedId = primary?.id;
       print([
-        `Watching ${service.serviceName} in ${definitionOf(service.clusterArn)}: deployment ${watchedId ?? '-'} ` +
+        `Watching ${service.serviceName} in ${idOf(service.clusterArn)}: deployment ${watchedId ?? '-'} ` +
           `(${definitionOf(primary?.taskDefinition)}), ${service.desiredCount ?? 0} desired`,
       ]);
     }
