@@ -10,7 +10,7 @@ import { readTextIfExists } from './files.ts';
 import { type Identity, loadIdentity, saveIdentity } from './identity.ts';
 import { lockDataDir } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
-import { refusedReports, reportBatch } from './reports.ts';
+import { onlyFreshPending, refusedReports, reportBatch } from './reports.ts';
 import { hostAttributes, hostResources } from './resources.ts';
 import type { ContainerRuntime, RegistryAuth } from './runtime/types.ts';
 import { type AgentState, loadState, saveStateText, stateText } from './state.ts';
@@ -321,7 +321,11 @@ export class Agent {
     this.saveNow();
     const request: SyncRequest = {
       assignmentVersion: this.forceFullSet ? 0 : this.state.assignmentVersion,
-      reports: reportBatch(this.engine.tasks, maxReportsPerSync),
+      // A task just seen PENDING waits for its RUNNING even when another task's report makes this
+      // sync go now: one write of the task instead of two (reportsDueIn brings its turn).
+      reports: reportBatch(this.engine.tasks, maxReportsPerSync, undefined, (t) =>
+        onlyFreshPending(t, Date.now(), pendingReportGraceMs),
+      ),
       ...(this.sentResources ? {} : { resources: hostResources(this.options.config.reservedMemoryMiB) }),
     };
     this.lastSent = request.reports.map((r) => ({ taskArn: r.taskArn, seq: r.seq }));

@@ -99,13 +99,33 @@ export const recordReport = (t: TaskState, nowMs: number): boolean => {
 };
 
 /**
- * Up to `max` pending reports and about `maxBytes` of JSON (the server refuses larger bodies),
- * each task's taken oldest first so the server applies them in order. The rest go next sync.
+ * Whether all a task has to say is a PENDING seen less than `graceMs` ago: the RUNNING that usually
+ * follows within a moment would make it a second write of the task, so it is worth holding back.
  */
-export const reportBatch = (tasks: TaskState[], max: number, maxBytes = 96 * 1024): TaskReport[] => {
+export const onlyFreshPending = (t: TaskState, nowMs: number, graceMs: number): boolean =>
+  t.pending.length > 0 &&
+  t.pending.every((report) => {
+    if (report.lastStatus !== 'PENDING') return false;
+    const queuedAt = Date.parse(report.at ?? '');
+    // Unreadable, or queued "in the future" (the clock was stepped back): not held.
+    return Number.isFinite(queuedAt) && queuedAt <= nowMs && nowMs - queuedAt < graceMs;
+  });
+
+/**
+ * Up to `max` pending reports and about `maxBytes` of JSON (the server refuses larger bodies),
+ * each task's taken oldest first so the server applies them in order. The rest go next sync, as
+ * do the reports of tasks `hold` holds back.
+ */
+export const reportBatch = (
+  tasks: TaskState[],
+  max: number,
+  maxBytes = 96 * 1024,
+  hold: (t: TaskState) => boolean = () => false,
+): TaskReport[] => {
   const batch: TaskReport[] = [];
   let bytes = 0;
   for (const t of tasks) {
+    if (hold(t)) continue;
     for (const report of t.pending) {
       const size = JSON.stringify(report).length + 1;
       if (batch.length >= max || (batch.length > 0 && bytes + size > maxBytes)) return batch;

@@ -3,6 +3,7 @@ import {
   applyAcks,
   maxPendingPerTask,
   nextSeq,
+  onlyFreshPending,
   recordReport,
   refusedReports,
   reportBatch,
@@ -68,6 +69,25 @@ describe('report queue', () => {
     recordReport(b, 3);
     expect(reportBatch([a, b], 10).map((r) => `${r.taskArn.slice(-1)}${r.seq}`)).toEqual(['a1', 'a2', 'b3']);
     expect(reportBatch([a, b], 2).map((r) => r.seq)).toEqual([1, 2]);
+  });
+
+  it("holds back a task just seen PENDING while another task's report goes, but not for long", () => {
+    // Prepare: task a was just seen PENDING; task b went on to RUNNING.
+    const a = taskState('a');
+    const b = taskState('b');
+    recordReport(a, 10_000);
+    recordReport(b, 10_000);
+    start(b);
+    recordReport(b, 10_100);
+    const hold = (nowMs: number) => (t: TaskState) => onlyFreshPending(t, nowMs, 1_000);
+    // Act
+    const soon = reportBatch([a, b], 10, undefined, hold(10_200));
+    const later = reportBatch([a, b], 10, undefined, hold(11_000));
+    const steppedBack = reportBatch([a, b], 10, undefined, hold(9_000));
+    // Assess
+    expect(soon.map((r) => `${r.taskArn.slice(-1)} ${r.lastStatus}`)).toEqual(['b PENDING', 'b RUNNING']);
+    expect(later.map((r) => r.taskArn.slice(-1))).toEqual(['a', 'b', 'b']);
+    expect(steppedBack.map((r) => r.taskArn.slice(-1))).toEqual(['a', 'b', 'b']);
   });
 
   it('keeps a batch under the size the server accepts, leaving the rest for the next sync', () => {
