@@ -167,10 +167,14 @@ export const syncAgent = async (
 ): Promise<SyncResponse> => {
   const at = context.now().toISOString();
   // The instance was read consistently, and so are the tasks it names; an instance registered before
-  // it named its tasks is read through the index.
-  const assigned = instance.tracksLiveTasks
-    ? await tasksByRefs(context.db, instance.liveTaskRefs ?? [])
-    : await tasksOfInstance(context.db, instance.id);
+  // it named its tasks is read through the index. A heartbeat with nothing to report, whose agent
+  // holds the current assignments, needs none of them: an idle fleet's syncs read one item each.
+  const needsTasks = request.reports.length > 0 || request.assignmentVersion !== instance.assignmentVersion;
+  const assigned = !needsTasks
+    ? []
+    : instance.tracksLiveTasks
+      ? await tasksByRefs(context.db, instance.liveTaskRefs ?? [])
+      : await tasksOfInstance(context.db, instance.id);
   const byId = new Map(assigned.map((task) => [task.id, task]));
   const acked: SyncResponse['acked'] = [];
   // Every report is checked before any is applied: a request about another instance's task

@@ -1,7 +1,12 @@
-import { CreateClusterCommand, DescribeContainerInstancesCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  DescribeContainerInstancesCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+} from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBerth, type TestBerth } from './harness.ts';
-import { ScriptedAgent, syncRound } from './scripted-agent.ts';
+import { ScriptedAgent, settle, syncRound } from './scripted-agent.ts';
 
 // Heartbeats with the defaults (60-second syncs, a 180-second grace): a sync writes the heartbeat
 // record only when the last one is half the grace old, and that must never make a live agent look
@@ -78,5 +83,37 @@ describe('heartbeats', () => {
     expect(afterSilence[0]).toEqual([true, true]);
     expect(afterSilence[2]).toEqual([true, false]);
     expect(afterSilence[3]).toEqual([true, false]);
+  });
+
+  it('with nothing to report read the instance alone, however many tasks it runs', async () => {
+    // Prepare: an agent alone in its cluster running five tasks, everything reported and acknowledged.
+    const own = 'beats-idle';
+    await berth.ecs.send(new CreateClusterCommand({ clusterName: own }));
+    const agent = await ScriptedAgent.register(berth, { cluster: own });
+    await berth.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'beat',
+        requiresCompatibilities: ['EXTERNAL'],
+        containerDefinitions: [{ name: 'app', image: 'busybox', cpu: 8, memory: 16, essential: true }],
+      }),
+    );
+    await berth.ecs.send(
+      new RunTaskCommand({ cluster: own, taskDefinition: 'beat', count: 5, launchType: 'EXTERNAL' }),
+    );
+    await settle(berth, [agent]);
+    const meter = berth.db.meter;
+    if (!meter) throw new Error('the meter is off');
+    meter.reset();
+
+    // Act: a heartbeat sync.
+    clockOffsetMs += 60_000;
+    const answer = await agent.sync();
+
+    // Assess: the instance is read (and the heartbeat maybe written); no task item is.
+    expect(agent.running()).toHaveLength(5);
+    expect(answer.tasks).toBeUndefined();
+    expect(meter.calls.BatchGetItemCommand ?? 0).toBe(0);
+    expect(meter.calls.QueryCommand ?? 0).toBe(0);
+    expect(meter.calls.GetItemCommand).toBe(1);
   });
 });
