@@ -13,13 +13,12 @@ import { join } from 'node:path';
 import {
   CreateClusterCommand,
   DescribeTasksCommand,
-  ListContainerInstancesCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { buildAgentBundle } from '../../agent/build.ts';
-import { newActivation } from '../e2e/agent-fixture.ts';
+import { activationArgs, agentRegistered, newActivation } from '../e2e/agent-fixture.ts';
 import {
   containersOf,
   eventually,
@@ -96,19 +95,9 @@ const main = async () => {
       }),
     );
     const activation = await newActivation(berth);
-    startAgent('prefer-cached', [
-      '--cluster',
-      cluster,
-      '--activation-id',
-      activation.activationId,
-      '--activation-code',
-      activation.activationCode,
-    ]);
+    startAgent('prefer-cached', activationArgs(cluster, activation));
 
-    await eventually('the agent to register', async () => {
-      const list = await berth.ecs.send(new ListContainerInstancesCommand({ cluster }));
-      return (list.containerInstanceArns ?? []).length === 1;
-    });
+    await agentRegistered(berth, cluster);
 
     // Idle RSS with 10 running tasks.
     const run = await berth.ecs.send(

@@ -1,12 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListContainerInstancesCommand } from '@aws-sdk/client-ecs';
 import { CreateActivationCommand } from '@aws-sdk/client-ssm';
 import { Agent, type AgentOptions } from '../../agent/agent.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { createLogger } from '../../agent/log.ts';
 import { DockerRuntime } from '../../agent/runtime/docker.ts';
 import type { TestBerth } from '../integration/harness.ts';
+import { eventually } from './docker.ts';
 
 /** A one-use activation for `berth agent`. */
 export const newActivation = async (berth: TestBerth) => {
@@ -15,6 +17,26 @@ export const newActivation = async (berth: TestBerth) => {
   );
   return { activationId: activation.ActivationId ?? '', activationCode: activation.ActivationCode ?? '' };
 };
+
+/** The agent's command-line arguments to join `cluster` with a one-use activation. */
+export const activationArgs = (
+  cluster: string,
+  activation: { activationId: string; activationCode: string },
+): string[] => [
+  '--cluster',
+  cluster,
+  '--activation-id',
+  activation.activationId,
+  '--activation-code',
+  activation.activationCode,
+];
+
+/** Waits until the agent started for `cluster` has registered its one container instance. */
+export const agentRegistered = (berth: TestBerth, cluster: string) =>
+  eventually('the agent to register', async () => {
+    const list = await berth.ecs.send(new ListContainerInstancesCommand({ cluster }));
+    return (list.containerInstanceArns ?? []).length === 1;
+  });
 
 /** Agent settings for tests: short cleanup and restart waits, quiet logs. */
 export const testAgentConfig = (

@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentBundle } from '../../agent/build.ts';
 import { startBerth, type TestBerth } from '../integration/harness.ts';
-import { newActivation } from './agent-fixture.ts';
+import { activationArgs, agentRegistered, newActivation } from './agent-fixture.ts';
 import { containersOf, eventually, removeClusterContainers, requireDocker, testImage } from './docker.ts';
 
 const cluster = 'e2e-restart';
@@ -67,14 +67,7 @@ const statusOf = async (taskArns: string[]) =>
 describe('berth agent process', () => {
   it('adopts its running containers after kill -9 and a restart, without duplicates or a second registration', async () => {
     const activation = await newActivation(berth);
-    const first = spawnAgent([
-      '--cluster',
-      cluster,
-      '--activation-id',
-      activation.activationId,
-      '--activation-code',
-      activation.activationCode,
-    ]);
+    const first = spawnAgent(activationArgs(cluster, activation));
     await berth.ecs.send(
       new RegisterTaskDefinitionCommand({
         family: 'durable',
@@ -85,10 +78,7 @@ describe('berth agent process', () => {
         ],
       }),
     );
-    await eventually('the agent to register', async () => {
-      const list = await berth.ecs.send(new ListContainerInstancesCommand({ cluster }));
-      return (list.containerInstanceArns ?? []).length === 1;
-    });
+    await agentRegistered(berth, cluster);
     const identity = join(dataDir, 'identity.json');
     // The server registers the instance a moment before the agent has written its answer down.
     await eventually('the identity to be saved', async () => existsSync(identity));

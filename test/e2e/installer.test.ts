@@ -14,7 +14,7 @@ import {
 import { DescribeActivationsCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBerth, type TestBerth } from '../integration/harness.ts';
-import { newActivation } from './agent-fixture.ts';
+import { activationArgs, newActivation } from './agent-fixture.ts';
 import { containersOf, eventually, removeClusterContainers, requireDocker, testImage } from './docker.ts';
 
 const cluster = 'e2e-installer';
@@ -123,14 +123,7 @@ afterAll(async () => {
 describe('the agent installer', () => {
   it('installs the served agent, which registers and runs a task in Docker', async () => {
     // Act
-    const result = await installer(
-      '--activation-id',
-      activation.activationId,
-      '--activation-code',
-      activation.activationCode,
-      '--cluster',
-      cluster,
-    );
+    const result = await installer(...activationArgs(cluster, activation));
 
     // Assess
     expect(result.stderr).toBe('');
@@ -203,14 +196,7 @@ describe('the agent installer', () => {
     const [containerBefore] = await taskContainers();
 
     // Act
-    const result = await installer(
-      '--activation-id',
-      activation.activationId,
-      '--activation-code',
-      activation.activationCode,
-      '--cluster',
-      cluster,
-    );
+    const result = await installer(...activationArgs(cluster, activation));
 
     // Assess
     expect(result.stderr).toBe('');

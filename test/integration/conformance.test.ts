@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,12 @@ import {
   type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  conformanceFiles as files,
+  type Json,
+  loadConformance,
+  registrationInput,
+} from '../conformance-files.ts';
 import { startBerth, type TestBerth } from './harness.ts';
 
 /**
@@ -18,13 +24,6 @@ import { startBerth, type TestBerth } from './harness.ts';
  * stripped, then registered through @aws-sdk/client-ecs and through the real AWS CLI, and described
  * back. What comes back must be exactly what was given plus ECS's documented defaults.
  */
-
-type Json = Record<string, unknown>;
-
-const directory = new URL('../../../shared/conformance/task-definitions/', import.meta.url);
-const files = readdirSync(directory)
-  .filter((name) => name.endsWith('.json'))
-  .sort();
 
 /** Fields only DescribeTaskDefinition answers; the AWS CLI refuses them as input. */
 const describeOnly = [
@@ -38,26 +37,8 @@ const describeOnly = [
   'deregisteredAt',
 ];
 
-const isObject = (value: unknown): value is Json =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-
-const withoutNulls = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (!isObject(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([, member]) => member !== null)
-      .map(([key, member]) => [key, withoutNulls(member)]),
-  );
-};
-
 /** What a user registers from a file: nulls (deeply) and describe-only fields removed. */
-const registrationOf = (file: string): Json => {
-  const raw = JSON.parse(readFileSync(new URL(file, directory), 'utf8')) as Json;
-  const stripped = withoutNulls(raw) as Json;
-  for (const field of describeOnly) delete stripped[field];
-  return stripped;
-};
+const registrationOf = (file: string): Json => registrationInput(loadConformance(file), describeOnly);
 
 /** Task-level cpu/memory as ECS answers them: a string of CPU units or MiB ("1 vCPU" -> "1024"). */
 const units = (value: unknown): string => {

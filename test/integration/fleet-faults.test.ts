@@ -1,16 +1,16 @@
 import {
   type ContainerInstance,
-  CreateClusterCommand,
   CreateServiceCommand,
   DescribeContainerInstancesCommand,
-  RegisterTaskDefinitionCommand,
   StopTaskCommand,
+  type Tag,
   type Task,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
+import { idOf, registerFamily, runningOf } from './fixtures.ts';
 import { startBerth, type TestBerth } from './harness.ts';
-import { ScriptedAgent, settle, syncRound, tasksOf } from './scripted-agent.ts';
+import { fleet, type ScriptedAgent, settle, syncRound, tasksOf } from './scripted-agent.ts';
 
 let berth: TestBerth;
 /** Added to the wall clock: moving it forward is time passing for Berth. */
@@ -32,27 +32,6 @@ afterAll(async () => {
   await berth?.stop();
 });
 
-const idOf = (arn: string | undefined) => arn?.split('/').at(-1) ?? '';
-
-const fleet = async (
-  cluster: string,
-  count: number,
-  options: Omit<Parameters<typeof ScriptedAgent.register>[1], 'cluster'> = {},
-): Promise<ScriptedAgent[]> => {
-  await berth.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
-  const agents: ScriptedAgent[] = [];
-  for (let i = 0; i < count; i++) agents.push(await ScriptedAgent.register(berth, { ...options, cluster }));
-  return agents;
-};
-
-const registerFamily = (family: string) =>
-  berth.ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      containerDefinitions: [{ name: 'app', image: 'busybox', cpu: 256, memory: 256, essential: true }],
-    }),
-  );
-
 const describeInstances = async (cluster: string, agents: ScriptedAgent[]): Promise<ContainerInstance[]> => {
   const answer = await berth.ecs.send(
     new DescribeContainerInstancesCommand({
@@ -69,8 +48,6 @@ const describeInstances = async (cluster: string, agents: ScriptedAgent[]): Prom
   });
 };
 
-const runningOf = (tasks: Task[]) =>
-  tasks.filter((task) => task.lastStatus === 'RUNNING' && task.desiredStatus === 'RUNNING');
 const onInstance = (tasks: Task[], agent: ScriptedAgent) =>
   tasks.filter((task) => idOf(task.containerInstanceArn) === agent.instanceId);
 
@@ -82,23 +59,30 @@ const passTime = async (seconds: number, agents: ScriptedAgent[]) => {
   await berth.drain();
 };
 
+/** Service web (3 tasks, with `tags`) on 3 new agents, settled; `silent`, the third, is to be cut off. */
+const serviceOnThreeAgents = async (cluster: string, tags?: Tag[]) => {
+  const agents = await fleet(berth, cluster, 3);
+  await registerFamily(berth, `${cluster}-web`);
+  await berth.ecs.send(
+    new CreateServiceCommand({
+      cluster,
+      serviceName: 'web',
+      taskDefinition: `${cluster}-web`,
+      desiredCount: 3,
+      tags,
+    }),
+  );
+  await settle(berth, agents);
+  const silent = agents[2] as ScriptedAgent;
+  return { agents, silent, originals: silent.running() };
+};
+
 describe('disconnect policy', () => {
   it('replaces the tasks of an instance silent past berth:replace-after-disconnect and stops them when it returns', async () => {
     // Prepare
-    const agents = await fleet('lost', 3);
-    await registerFamily('lost-web');
-    await berth.ecs.send(
-      new CreateServiceCommand({
-        cluster: 'lost',
-        serviceName: 'web',
-        taskDefinition: 'lost-web',
-        desiredCount: 3,
-        tags: [{ key: 'berth:replace-after-disconnect', value: '30' }],
-      }),
-    );
-    await settle(berth, agents);
-    const silent = agents[2] as ScriptedAgent;
-    const originals = silent.running();
+    const { agents, silent, originals } = await serviceOnThreeAgents('lost', [
+      { key: 'berth:replace-after-disconnect', value: '30' },
+    ]);
 
     // Act
     silent.connected = false;
@@ -142,19 +126,7 @@ describe('disconnect policy', () => {
 
   it('leaves the tasks of a disconnected instance alone without the tag', async () => {
     // Prepare
-    const agents = await fleet('kept', 3);
-    await registerFamily('kept-web');
-    await berth.ecs.send(
-      new CreateServiceCommand({
-        cluster: 'kept',
-        serviceName: 'web',
-        taskDefinition: 'kept-web',
-        desiredCount: 3,
-      }),
-    );
-    await settle(berth, agents);
-    const silent = agents[2] as ScriptedAgent;
-    const originals = silent.running();
+    const { agents, silent, originals } = await serviceOnThreeAgents('kept');
 
     // Act
     silent.connected = false;
@@ -178,8 +150,8 @@ describe('disconnect policy', () => {
 describe('stuck tasks', () => {
   it('stops a task PENDING past the timeout as TaskFailedToStart and replaces it', async () => {
     // Prepare
-    const agents = await fleet('stuck', 2);
-    await registerFamily('stuck-web');
+    const agents = await fleet(berth, 'stuck', 2);
+    await registerFamily(berth, 'stuck-web');
     for (const agent of agents) agent.stalling.add('stuck-web');
     await berth.ecs.send(
       new CreateServiceCommand({
@@ -230,8 +202,8 @@ describe('two control planes on one table', () => {
     });
     try {
       // Room for 6 tasks on each of 4 instances: exactly what the two services ask for together.
-      const agents = await fleet('twin', 4, { cpu: 1536, memory: 4096 });
-      await registerFamily('twin-web');
+      const agents = await fleet(berth, 'twin', 4, { cpu: 1536, memory: 4096 });
+      await registerFamily(berth, 'twin-web');
 
       // Act
       await Promise.all([

@@ -1,4 +1,5 @@
 import {
+  CreateClusterCommand,
   DescribeTasksCommand,
   ListTasksCommand,
   type ListTasksCommandInput,
@@ -159,6 +160,19 @@ export const syncRound = async (berth: TestBerth, agents: ScriptedAgent[]): Prom
   await berth.drain();
   for (const agent of agents) if (agent.connected) await agent.sync();
   await berth.drain();
+};
+
+/** A cluster of its own for a test, with `count` scripted agents registered in it. */
+export const fleet = async (
+  berth: TestBerth,
+  cluster: string,
+  count: number,
+  options: Omit<Parameters<typeof ScriptedAgent.register>[1], 'cluster'> = {},
+): Promise<ScriptedAgent[]> => {
+  await berth.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
+  const agents: ScriptedAgent[] = [];
+  for (let i = 0; i < count; i++) agents.push(await ScriptedAgent.register(berth, { ...options, cluster }));
+  return agents;
 };
 
 /** Every task of a cluster matching a ListTasks filter, described (desired RUNNING and STOPPED). */

@@ -1,11 +1,9 @@
 import {
   ClientException,
-  CreateClusterCommand,
   CreateServiceCommand,
   type CreateServiceCommandInput,
   DeleteServiceCommand,
   DescribeContainerInstancesCommand,
-  DescribeServicesCommand,
   InvalidParameterException,
   ListServicesCommand,
   RegisterTaskDefinitionCommand,
@@ -16,8 +14,17 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  breakerService,
+  describeService,
+  errorOf,
+  type FamilyShape,
+  idOf,
+  registerFamily,
+  runningOf,
+} from './fixtures.ts';
 import { startBerth, type TestBerth } from './harness.ts';
-import { ScriptedAgent, settle, syncRound, tasksOf } from './scripted-agent.ts';
+import { fleet, ScriptedAgent, settle, syncRound, tasksOf } from './scripted-agent.ts';
 
 let berth: TestBerth;
 /** Added to the wall clock: lets a test skip a backoff without waiting it out. */
@@ -35,54 +42,15 @@ afterAll(async () => {
   await berth?.stop();
 });
 
-const idOf = (arn: string | undefined) => arn?.split('/').at(-1) ?? '';
-
-/** A cluster of its own for a test, with `count` scripted agents registered in it. */
-const fleet = async (
-  cluster: string,
-  count: number,
-  options: Omit<Parameters<typeof ScriptedAgent.register>[1], 'cluster'> = {},
-): Promise<ScriptedAgent[]> => {
-  await berth.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
-  const agents: ScriptedAgent[] = [];
-  for (let i = 0; i < count; i++) agents.push(await ScriptedAgent.register(berth, { ...options, cluster }));
-  return agents;
-};
-
-/** Registers revisions of a one-container family (256 CPU units, 256 MiB each) up to `revisions`. */
-const registerFamily = async (family: string, revisions = 1, cpu = 256) => {
-  for (let revision = 1; revision <= revisions; revision++) {
-    await berth.ecs.send(
-      new RegisterTaskDefinitionCommand({
-        family,
-        containerDefinitions: [
-          {
-            name: 'app',
-            image: `busybox:${revision}`,
-            cpu,
-            memory: 256,
-            essential: true,
-            command: ['sleep', 'infinity'],
-          },
-        ],
-      }),
-    );
-  }
-};
+/** This file's definitions: busybox tagged with the revision, sleeping; 256 MiB and `cpu` units. */
+const sleeper = (cpu = 256): FamilyShape => ({
+  container: (revision) => ({ image: `busybox:${revision}`, cpu, command: ['sleep', 'infinity'] }),
+});
 
 const createService = (input: Omit<CreateServiceCommandInput, 'serviceName'> & { serviceName: string }) =>
   berth.ecs.send(new CreateServiceCommand(input));
 
-const describeService = async (cluster: string, service: string): Promise<Service> => {
-  const answer = await berth.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }));
-  const found = answer.services?.[0];
-  if (!found) throw new Error(`service ${service} not found: ${JSON.stringify(answer.failures)}`);
-  return found;
-};
-
 const live = (tasks: Task[]) => tasks.filter((task) => task.lastStatus !== 'STOPPED');
-const runningOf = (tasks: Task[]) =>
-  tasks.filter((task) => task.lastStatus === 'RUNNING' && task.desiredStatus === 'RUNNING');
 const revisionOf = (task: Task) => Number(task.taskDefinitionArn?.split(':').at(-1));
 
 /** How many of the tasks sit on each instance id. */
@@ -95,20 +63,11 @@ const perInstance = (tasks: Task[]) => {
   return counts;
 };
 
-const errorOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-};
-
 describe('CreateService', () => {
   it('runs the desired count spread over the instances and reports a steady state', async () => {
     // Prepare
-    const agents = await fleet('spread', 3);
-    await registerFamily('spread-web');
+    const agents = await fleet(berth, 'spread', 3);
+    await registerFamily(berth, 'spread-web', 1, sleeper());
 
     // Act
     await createService({
@@ -128,7 +87,7 @@ describe('CreateService', () => {
     expect(tasks.every((task) => task.group === 'service:web')).toBe(true);
     expect([...perInstance(tasks).values()].sort()).toEqual([1, 2, 2]);
     expect(new Set(agents.flatMap((agent) => agent.running())).size).toBe(5);
-    const service = await describeService('spread', 'web');
+    const service = await describeService(berth, 'spread', 'web');
     expect(service).toMatchObject({ status: 'ACTIVE', desiredCount: 5, runningCount: 5, pendingCount: 0 });
     expect(service.deployments).toHaveLength(1);
     expect(service.deployments?.[0]).toMatchObject({ status: 'PRIMARY', rolloutState: 'COMPLETED' });
@@ -137,8 +96,8 @@ describe('CreateService', () => {
 
   it('refuses launch types, awsvpc, a missing desiredCount and definitions that cannot run on EXTERNAL', async () => {
     // Prepare
-    await fleet('refusals', 0);
-    await registerFamily('refusals-web');
+    await fleet(berth, 'refusals', 0);
+    await registerFamily(berth, 'refusals-web', 1, sleeper());
     await berth.ecs.send(
       new RegisterTaskDefinitionCommand({
         family: 'refusals-fargate',
@@ -176,8 +135,8 @@ describe('CreateService', () => {
 describe('UpdateService', () => {
   it('rolls a new revision within the minimum healthy and maximum percent', async () => {
     // Prepare
-    const agents = await fleet('rolling', 3);
-    await registerFamily('rolling-web', 2);
+    const agents = await fleet(berth, 'rolling', 3);
+    await registerFamily(berth, 'rolling-web', 2, sleeper());
     await createService({
       cluster: 'rolling',
       serviceName: 'web',
@@ -185,7 +144,7 @@ describe('UpdateService', () => {
       desiredCount: 5,
     });
     await settle(berth, agents);
-    const before = await describeService('rolling', 'web');
+    const before = await describeService(berth, 'rolling', 'web');
 
     // Act
     await berth.ecs.send(
@@ -196,7 +155,7 @@ describe('UpdateService', () => {
       await syncRound(berth, agents);
       const tasks = await tasksOf(berth, { cluster: 'rolling', serviceName: 'web' });
       seen.push({ occupying: live(tasks).length, healthy: runningOf(tasks).length });
-      const service = await describeService('rolling', 'web');
+      const service = await describeService(berth, 'rolling', 'web');
       const done =
         service.deployments?.length === 1 &&
         service.deployments[0]?.rolloutState === 'COMPLETED' &&
@@ -210,7 +169,7 @@ describe('UpdateService', () => {
       expect(occupying).toBeLessThanOrEqual(10);
       expect(healthy).toBeGreaterThanOrEqual(5);
     }
-    const service = await describeService('rolling', 'web');
+    const service = await describeService(berth, 'rolling', 'web');
     expect(service.taskDefinition).toMatch(/task-definition\/rolling-web:2$/);
     expect(service.deployments).toHaveLength(1);
     expect(service.deployments?.[0]).toMatchObject({
@@ -229,8 +188,8 @@ describe('UpdateService', () => {
 
   it('stops every task when scaled to zero', async () => {
     // Prepare
-    const agents = await fleet('scale-zero', 2);
-    await registerFamily('scale-zero-web');
+    const agents = await fleet(berth, 'scale-zero', 2);
+    await registerFamily(berth, 'scale-zero-web', 1, sleeper());
     await createService({
       cluster: 'scale-zero',
       serviceName: 'web',
@@ -252,23 +211,13 @@ describe('UpdateService', () => {
       true,
     );
     expect(agents.flatMap((agent) => agent.running())).toEqual([]);
-    const service = await describeService('scale-zero', 'web');
+    const service = await describeService(berth, 'scale-zero', 'web');
     expect(service).toMatchObject({ desiredCount: 0, runningCount: 0, pendingCount: 0 });
   });
 
   it('rolls back to the previous revision when the circuit breaker trips', async () => {
     // Prepare
-    const agents = await fleet('breaker', 3);
-    await registerFamily('breaker-web', 2);
-    for (const agent of agents) agent.failing.add('breaker-web:2');
-    await createService({
-      cluster: 'breaker',
-      serviceName: 'web',
-      taskDefinition: 'breaker-web:1',
-      desiredCount: 3,
-      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } },
-    });
-    await settle(berth, agents);
+    const agents = await breakerService(berth, 'breaker', { family: sleeper() });
 
     // Act
     await berth.ecs.send(
@@ -277,7 +226,7 @@ describe('UpdateService', () => {
     let failedDeployment: { failedTasks?: number; rolloutState?: string } | undefined;
     for (let round = 0; round < 30; round++) {
       await syncRound(berth, agents);
-      const service = await describeService('breaker', 'web');
+      const service = await describeService(berth, 'breaker', 'web');
       failedDeployment ??= service.deployments?.find((deployment) => deployment.rolloutState === 'FAILED');
       const tasks = await tasksOf(berth, { cluster: 'breaker', serviceName: 'web' });
       const settled =
@@ -294,7 +243,7 @@ describe('UpdateService', () => {
     // The breaker trips at max(3, half the desired count) failed tasks.
     expect(failedDeployment?.rolloutState).toBe('FAILED');
     expect(failedDeployment?.failedTasks).toBeGreaterThanOrEqual(3);
-    const service = await describeService('breaker', 'web');
+    const service = await describeService(berth, 'breaker', 'web');
     expect(service.deployments).toHaveLength(1);
     expect(service.deployments?.[0]).toMatchObject({ rolloutState: 'COMPLETED', runningCount: 3 });
     expect(service.deployments?.[0]?.taskDefinition).toMatch(/breaker-web:1$/);
@@ -324,8 +273,8 @@ describe('UpdateService', () => {
 describe('StopTask on a service task', () => {
   it('replaces the stopped task with a new one', async () => {
     // Prepare
-    const agents = await fleet('replace', 3);
-    await registerFamily('replace-web');
+    const agents = await fleet(berth, 'replace', 3);
+    await registerFamily(berth, 'replace-web', 1, sleeper());
     await createService({
       cluster: 'replace',
       serviceName: 'web',
@@ -360,8 +309,8 @@ describe('StopTask on a service task', () => {
 describe('DeleteService', () => {
   it('refuses a scaled service without force, and with force drains it to INACTIVE', async () => {
     // Prepare
-    const agents = await fleet('delete', 2);
-    await registerFamily('delete-web');
+    const agents = await fleet(berth, 'delete', 2);
+    await registerFamily(berth, 'delete-web', 1, sleeper());
     await createService({
       cluster: 'delete',
       serviceName: 'web',
@@ -374,7 +323,7 @@ describe('DeleteService', () => {
     const refused = await errorOf(
       berth.ecs.send(new DeleteServiceCommand({ cluster: 'delete', service: 'web' })),
     );
-    const afterRefusal = await describeService('delete', 'web');
+    const afterRefusal = await describeService(berth, 'delete', 'web');
     const deleting = await berth.ecs.send(
       new DeleteServiceCommand({ cluster: 'delete', service: 'web', force: true }),
     );
@@ -386,7 +335,7 @@ describe('DeleteService', () => {
     expect(deleting.service).toMatchObject({ status: 'DRAINING', desiredCount: 0 });
     const tasks = await tasksOf(berth, { cluster: 'delete', serviceName: 'web' });
     expect(tasks.every((task) => task.lastStatus === 'STOPPED')).toBe(true);
-    const service = await describeService('delete', 'web');
+    const service = await describeService(berth, 'delete', 'web');
     expect(service.status).toBe('INACTIVE');
     const listed = await berth.ecs.send(new ListServicesCommand({ cluster: 'delete' }));
     expect(listed.serviceArns).toEqual([]);
@@ -396,8 +345,8 @@ describe('DeleteService', () => {
 describe('placement of service tasks', () => {
   it('reports a placement failure once and places the rest when an instance registers', async () => {
     // Prepare
-    const agents = await fleet('no-room', 1, { cpu: 1024 });
-    await registerFamily('no-room-web', 1, 512);
+    const agents = await fleet(berth, 'no-room', 1, { cpu: 1024 });
+    await registerFamily(berth, 'no-room-web', 1, sleeper(512));
 
     // Act
     await createService({
@@ -409,7 +358,7 @@ describe('placement of service tasks', () => {
     await settle(berth, agents);
     await berth.sweep();
     await settle(berth, agents);
-    const short = await describeService('no-room', 'web');
+    const short = await describeService(berth, 'no-room', 'web');
     agents.push(await ScriptedAgent.register(berth, { cluster: 'no-room', cpu: 1024 }));
     await settle(berth, agents);
 
@@ -423,7 +372,7 @@ describe('placement of service tasks', () => {
     expect(short.runningCount).toBe(2);
     expect(unplaceable(short)).toHaveLength(1);
     expect(unplaceable(short)[0]?.message).toContain('has insufficient CPU units available.');
-    const service = await describeService('no-room', 'web');
+    const service = await describeService(berth, 'no-room', 'web');
     expect(service.runningCount).toBe(3);
     expect(unplaceable(service)).toHaveLength(1);
     expect(service.events?.[0]?.message).toBe('(service web) has reached a steady state.');
@@ -433,7 +382,7 @@ describe('placement of service tasks', () => {
 
   it('honours distinctInstance and memberOf constraints', async () => {
     // Prepare
-    const siteA = await fleet('constrained', 2, { attributes: [{ name: 'site', value: 'a' }] });
+    const siteA = await fleet(berth, 'constrained', 2, { attributes: [{ name: 'site', value: 'a' }] });
     const siteB = [
       await ScriptedAgent.register(berth, {
         cluster: 'constrained',
@@ -444,7 +393,7 @@ describe('placement of service tasks', () => {
         attributes: [{ name: 'site', value: 'b' }],
       }),
     ];
-    await registerFamily('constrained-web');
+    await registerFamily(berth, 'constrained-web', 1, sleeper());
 
     // Act
     await createService({
@@ -464,7 +413,7 @@ describe('placement of service tasks', () => {
     expect(tasks).toHaveLength(2);
     expect([...perInstance(tasks).keys()].sort()).toEqual(siteA.map((agent) => agent.instanceId).sort());
     expect(siteB.flatMap((agent) => agent.running())).toEqual([]);
-    const service = await describeService('constrained', 'web');
+    const service = await describeService(berth, 'constrained', 'web');
     expect(
       service.events?.some((event) =>
         event.message?.startsWith('(service web) was unable to place a task because no container instance'),
@@ -474,8 +423,8 @@ describe('placement of service tasks', () => {
 
   it('moves service tasks off a DRAINING instance', async () => {
     // Prepare
-    const agents = await fleet('drain', 3);
-    await registerFamily('drain-web');
+    const agents = await fleet(berth, 'drain', 3);
+    await registerFamily(berth, 'drain-web', 1, sleeper());
     await createService({
       cluster: 'drain',
       serviceName: 'web',

@@ -3,18 +3,16 @@ import {
   CreateClusterCommand,
   CreateServiceCommand,
   type CreateServiceCommandInput,
-  DescribeServicesCommand,
-  RegisterTaskDefinitionCommand,
   RunTaskCommand,
-  type Service,
   StopTaskCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../cli/status.ts';
 import { watchService } from '../../cli/watch.ts';
+import { breakerService, describeService, type FamilyShape, registerFamily } from './fixtures.ts';
 import { startBerth, type TestBerth } from './harness.ts';
-import { ScriptedAgent, settle, syncRound, tasksOf } from './scripted-agent.ts';
+import { fleet, ScriptedAgent, settle, syncRound, tasksOf } from './scripted-agent.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 let berth: TestBerth;
@@ -108,37 +106,14 @@ const normalise = (text: string): string => {
     .replace(/ *(\d+[smhd] ago|just now)/g, (age) => '<age>'.padStart(age.length));
 };
 
-const registerFamily = async (family: string, revisions: number, cpu = 256, memory = 256) => {
-  for (let revision = 1; revision <= revisions; revision++) {
-    await berth.ecs.send(
-      new RegisterTaskDefinitionCommand({
-        family,
-        requiresCompatibilities: ['EXTERNAL'],
-        containerDefinitions: [
-          { name: 'app', image: `registry.example/${family}:${revision}`, cpu, memory, essential: true },
-        ],
-      }),
-    );
-  }
-};
+/** Definitions as users write them: EXTERNAL, their registry's image tagged with the revision. */
+const external = (cpu = 256, memory = 256): FamilyShape => ({
+  requiresCompatibilities: ['EXTERNAL'],
+  container: (revision, family) => ({ image: `registry.example/${family}:${revision}`, cpu, memory }),
+});
 
 const createService = (input: CreateServiceCommandInput) =>
   berth.ecs.send(new CreateServiceCommand({ launchType: 'EXTERNAL', ...input }));
-
-const describeService = async (cluster: string, service: string): Promise<Service> => {
-  const answer = await berth.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }));
-  const found = answer.services?.[0];
-  if (!found) throw new Error(`service ${service} not found`);
-  return found;
-};
-
-/** A cluster with `count` scripted agents. */
-const fleet = async (cluster: string, count: number): Promise<ScriptedAgent[]> => {
-  await berth.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
-  const agents: ScriptedAgent[] = [];
-  for (let i = 0; i < count; i++) agents.push(await ScriptedAgent.register(berth, { cluster }));
-  return agents;
-};
 
 /** Syncs the fleet (and, when `skipBackoff`, moves the clock and sweeps) until `cli` exits. */
 const driveUntilExit = async (cli: Cli, agents: ScriptedAgent[], skipBackoff = false) => {
@@ -174,9 +149,9 @@ describe('berth status', () => {
       attributes: [{ name: 'role', value: 'worker' }],
     });
     const agents = [web, worker];
-    await registerFamily('web', 1);
-    await registerFamily('worker', 2, 512, 512);
-    await registerFamily('migrate', 1, 128, 128);
+    await registerFamily(berth, 'web', 1, external());
+    await registerFamily(berth, 'worker', 2, external(512, 512));
+    await registerFamily(berth, 'migrate', 1, external(128, 128));
     await createService({
       cluster: 'shop',
       serviceName: 'web',
@@ -315,8 +290,8 @@ describe('berth status', () => {
 describe('berth watch', () => {
   it('follows a rolling deployment and exits 0 once it completes with every desired task running', async () => {
     // Prepare
-    const agents = await fleet('rollout', 2);
-    await registerFamily('shop-api', 2);
+    const agents = await fleet(berth, 'rollout', 2);
+    await registerFamily(berth, 'shop-api', 2, external());
     await createService({
       cluster: 'rollout',
       serviceName: 'api',
@@ -350,7 +325,7 @@ describe('berth watch', () => {
       /^Steady: api runs 3\/3 tasks of shop-api:2 \(deployment ecs-svc\/<deployment1> COMPLETED\) after \d+s\.$/,
     );
     // What watch reported is what the control plane holds.
-    const service = await describeService('rollout', 'api');
+    const service = await describeService(berth, 'rollout', 'api');
     expect(
       service.deployments?.map((d) => [d.taskDefinition?.split('/').pop(), d.rolloutState, d.runningCount]),
     ).toEqual([['shop-api:2', 'COMPLETED', 3]]);
@@ -358,17 +333,10 @@ describe('berth watch', () => {
 
   it('exits 2 when the circuit breaker fails the deployment and rolls it back', async () => {
     // Prepare
-    const agents = await fleet('breaker', 3);
-    await registerFamily('breaker-web', 2);
-    for (const agent of agents) agent.failing.add('breaker-web:2');
-    await createService({
-      cluster: 'breaker',
-      serviceName: 'web',
-      taskDefinition: 'breaker-web:1',
-      desiredCount: 3,
-      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } },
+    const agents = await breakerService(berth, 'breaker', {
+      family: external(),
+      service: { launchType: 'EXTERNAL' },
     });
-    await settle(berth, agents);
     await berth.ecs.send(
       new UpdateServiceCommand({ cluster: 'breaker', service: 'web', taskDefinition: 'breaker-web:2' }),
     );
@@ -385,7 +353,7 @@ describe('berth watch', () => {
     expect(output).toMatch(
       /\nFAILED: deployment ecs-svc\/<deployment1> ECS deployment circuit breaker: tasks failed to start\.; rolling back to breaker-web:1\.\nFollow the rollback with: berth watch web\n$/,
     );
-    const service = await describeService('breaker', 'web');
+    const service = await describeService(berth, 'breaker', 'web');
     const failed = service.deployments?.find((d) => d.rolloutState === 'FAILED');
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
     expect(failed?.taskDefinition).toMatch(/breaker-web:2$/);
@@ -394,8 +362,8 @@ describe('berth watch', () => {
 
   it('exits 3 when the deployment is not steady within the timeout', async () => {
     // Prepare
-    const agents = await fleet('stuck', 1);
-    await registerFamily('stuck-web', 1);
+    const agents = await fleet(berth, 'stuck', 1);
+    await registerFamily(berth, 'stuck-web', 1, external());
     for (const agent of agents) agent.stalling.add('stuck-web');
     await createService({
       cluster: 'stuck',
@@ -426,13 +394,13 @@ describe('berth watch', () => {
       'Timed out after 1s before the service was steady.',
       '',
     ]);
-    expect((await describeService('stuck', 'web')).pendingCount).toBe(1);
+    expect((await describeService(berth, 'stuck', 'web')).pendingCount).toBe(1);
   });
 
   it('redraws the progress in place on a terminal', async () => {
     // Prepare
-    const agents = await fleet('terminal', 1);
-    await registerFamily('terminal-web', 1);
+    const agents = await fleet(berth, 'terminal', 1);
+    await registerFamily(berth, 'terminal-web', 1, external());
     await createService({
       cluster: 'terminal',
       serviceName: 'web',

@@ -9,14 +9,14 @@ import {
   InvalidParameterException,
   ListTasksCommand,
   type ListTasksCommandInput,
-  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StartTaskCommand,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf, idOf, registerFamily } from './fixtures.ts';
 import { registerAgent, startBerth, type TestBerth } from './harness.ts';
-import { ScriptedAgent, settle, tasksOf } from './scripted-agent.ts';
+import { fleet, settle, tasksOf } from './scripted-agent.ts';
 
 let berth: TestBerth;
 
@@ -28,39 +28,15 @@ afterAll(async () => {
   await berth?.stop();
 });
 
-const idOf = (arn: string | undefined) => arn?.split('/').at(-1) ?? '';
-
-const fleet = async (
-  cluster: string,
-  count: number,
-  options: Omit<Parameters<typeof ScriptedAgent.register>[1], 'cluster'> = {},
-): Promise<ScriptedAgent[]> => {
-  await berth.ecs.send(new CreateClusterCommand({ clusterName: cluster }));
-  const agents: ScriptedAgent[] = [];
-  for (let i = 0; i < count; i++) agents.push(await ScriptedAgent.register(berth, { ...options, cluster }));
-  return agents;
-};
-
-const registerDefinition = async (family: string, container: Partial<ContainerDefinition> = {}) => {
-  const answer = await berth.ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family,
-      containerDefinitions: [
-        {
-          name: 'app',
-          image: 'busybox',
-          cpu: 256,
-          memory: 256,
-          essential: true,
-          command: ['sleep', 'infinity'],
-          environment: [{ name: 'MODE', value: 'default' }],
-          ...container,
-        },
-      ],
+/** Registers a sleeping one-container definition with `container`'s fields; answers its ARN. */
+const registerDefinition = (family: string, container: Partial<ContainerDefinition> = {}) =>
+  registerFamily(berth, family, 1, {
+    container: () => ({
+      command: ['sleep', 'infinity'],
+      environment: [{ name: 'MODE', value: 'default' }],
+      ...container,
     }),
-  );
-  return answer.taskDefinition?.taskDefinitionArn ?? '';
-};
+  });
 
 const describeInstance = async (cluster: string, instanceId: string): Promise<ContainerInstance> => {
   const answer = await berth.ecs.send(
@@ -77,19 +53,10 @@ const resource = (instance: ContainerInstance, name: string) =>
 const listTasks = async (input: ListTasksCommandInput) =>
   ((await berth.ecs.send(new ListTasksCommand(input))).taskArns ?? []).sort();
 
-const errorOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to fail');
-};
-
 describe('RunTask', () => {
   it('places one to ten tasks per call and refuses eleven', async () => {
     // Prepare
-    const agents = await fleet('run-count', 3);
+    const agents = await fleet(berth, 'run-count', 3);
     await registerDefinition('run-count');
 
     // Act
@@ -119,8 +86,8 @@ describe('RunTask', () => {
 
   it('answers placement failures in failures[] with the reason of the closest instance', async () => {
     // Prepare
-    const [agent] = await fleet('run-short', 1, { cpu: 1024, memory: 1024 });
-    await fleet('run-empty', 0);
+    const [agent] = await fleet(berth, 'run-short', 1, { cpu: 1024, memory: 1024 });
+    await fleet(berth, 'run-empty', 0);
     await registerDefinition('run-short-cpu', { cpu: 2048, memory: 128 });
     await registerDefinition('run-short-memory', { cpu: 128, memory: 2048 });
     await registerDefinition('run-short-port', { portMappings: [{ containerPort: 80, hostPort: 8080 }] });
@@ -151,7 +118,7 @@ describe('RunTask', () => {
 
   it('answers the same tasks for a repeated clientToken and refuses it with other parameters', async () => {
     // Prepare
-    await fleet('run-token', 2);
+    await fleet(berth, 'run-token', 2);
     await registerDefinition('run-token');
     const input = { cluster: 'run-token', taskDefinition: 'run-token', count: 2, clientToken: 'deploy-42' };
     const first = await berth.ecs.send(new RunTaskCommand(input));
@@ -176,7 +143,7 @@ describe('RunTask', () => {
 
   it('hands the container overrides to the agent', async () => {
     // Prepare
-    const [agent] = await fleet('run-overrides', 1);
+    const [agent] = await fleet(berth, 'run-overrides', 1);
     await registerDefinition('run-overrides');
 
     // Act
@@ -223,7 +190,7 @@ describe('RunTask', () => {
 describe('StartTask', () => {
   it('starts one task on each named instance', async () => {
     // Prepare
-    const agents = await fleet('start', 3);
+    const agents = await fleet(berth, 'start', 3);
     await registerDefinition('start');
     const named = [agents[0], agents[2]].map((agent) => agent?.containerInstanceArn ?? '');
 
@@ -243,7 +210,7 @@ describe('StartTask', () => {
 describe('ListTasks', () => {
   it('filters by family, service, instance, desired status and startedBy', async () => {
     // Prepare
-    const agents = await fleet('list', 2);
+    const agents = await fleet(berth, 'list', 2);
     await registerDefinition('list-a');
     await registerDefinition('list-b');
     const [onFirst] =
@@ -411,7 +378,7 @@ describe('DescribeTasks and StopTask', () => {
 describe('instance resources and counts', () => {
   it('takes resources on placement and gives them back once the agent reports STOPPED', async () => {
     // Prepare
-    const [agent] = await fleet('resources', 1, { cpu: 2048, memory: 4096 });
+    const [agent] = await fleet(berth, 'resources', 1, { cpu: 2048, memory: 4096 });
     if (!agent) throw new Error('no agent');
     await registerDefinition('resources', {
       cpu: 512,

@@ -3,6 +3,7 @@ import {
   DescribeContainerInstancesCommand,
   StartTaskCommand,
   StopTaskCommand,
+  type Tag,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -94,24 +95,37 @@ const remainingOf = async (cluster: string, agent: SimAgent) => {
   };
 };
 
+/** Service web (6 tasks) on 3 new simulated machines, settled; `silent` runs 2 or more, `others` the rest. */
+const serviceWithSilentAgent = async (cluster: string, tags?: Tag[]) => {
+  const agents = await simFleet(berth, cluster, 3);
+  await registerFamily(berth.ecs, `${cluster}-web`, 256);
+  await berth.ecs.send(
+    new CreateServiceCommand({
+      cluster,
+      serviceName: 'web',
+      taskDefinition: `${cluster}-web`,
+      desiredCount: 6,
+      tags,
+    }),
+  );
+  await settleFleet([berth], () => agents);
+  const silent = agents.find((agent) => agent.host.running().length >= 2) as SimAgent;
+  const others = agents.filter((agent) => agent !== silent);
+  return { agents, silent, originals: silent.host.running(), others };
+};
+
+/** Reconnects a cut-off agent, which replays the reports on `originals` it had sent before the partition. */
+const reconnectReplaying = (silent: SimAgent, originals: string[]) => {
+  silent.replays.push(...silent.sent.filter((report) => originals.includes(report.taskArn)));
+  silent.connected = true;
+};
+
 describe('an agent cut off longer than the grace', () => {
   it('comes back with an offline crash and replayed reports: its tasks stay replaced, stopped once, nothing resurrected', async () => {
     // Prepare
-    const agents = await simFleet(berth, 'cutoff', 3);
-    await registerFamily(berth.ecs, 'cutoff-web', 256);
-    await berth.ecs.send(
-      new CreateServiceCommand({
-        cluster: 'cutoff',
-        serviceName: 'web',
-        taskDefinition: 'cutoff-web',
-        desiredCount: 6,
-        tags: [{ key: 'berth:replace-after-disconnect', value: '30' }],
-      }),
-    );
-    await settleFleet([berth], () => agents);
-    const silent = agents.find((agent) => agent.host.running().length >= 2) as SimAgent;
-    const originals = silent.host.running();
-    const others = agents.filter((agent) => agent !== silent);
+    const { agents, silent, originals, others } = await serviceWithSilentAgent('cutoff', [
+      { key: 'berth:replace-after-disconnect', value: '30' },
+    ]);
 
     // Act: cut off; one of its containers crashes while nobody can hear it; grace and policy pass.
     silent.connected = false;
@@ -122,8 +136,7 @@ describe('an agent cut off longer than the grace', () => {
     await settleFleet([berth], () => others);
     const replaced = tasksIn(await clusterItems('cutoff'));
     // It returns replaying reports it had sent (and had acknowledged) before the partition.
-    silent.replays.push(...silent.sent.filter((report) => originals.includes(report.taskArn)));
-    silent.connected = true;
+    reconnectReplaying(silent, originals);
     await settleFleet([berth], () => agents);
     const items = await clusterItems('cutoff');
 
@@ -154,28 +167,14 @@ describe('an agent cut off longer than the grace', () => {
 
   it('without the policy replaces nothing while cut off, and only the task that crashed offline once it hears of it', async () => {
     // Prepare
-    const agents = await simFleet(berth, 'patient', 3);
-    await registerFamily(berth.ecs, 'patient-web', 256);
-    await berth.ecs.send(
-      new CreateServiceCommand({
-        cluster: 'patient',
-        serviceName: 'web',
-        taskDefinition: 'patient-web',
-        desiredCount: 6,
-      }),
-    );
-    await settleFleet([berth], () => agents);
-    const silent = agents.find((agent) => agent.host.running().length >= 2) as SimAgent;
-    const originals = silent.host.running();
-    const others = agents.filter((agent) => agent !== silent);
+    const { agents, silent, originals, others } = await serviceWithSilentAgent('patient');
 
     // Act
     silent.connected = false;
     silent.host.exit(originals[0] as string, 1);
     for (let minutes = 0; minutes < 10; minutes++) await passTime(60, others);
     const whileCutOff = tasksIn(await clusterItems('patient'));
-    silent.replays.push(...silent.sent.filter((report) => originals.includes(report.taskArn)));
-    silent.connected = true;
+    reconnectReplaying(silent, originals);
     await settleFleet([berth], () => agents);
     const items = await clusterItems('patient');
 

@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../core/errors.ts';
 import {
@@ -9,6 +8,13 @@ import {
   validateTaskDefinition,
 } from '../../core/model/task-definition.ts';
 import { parseCpuUnits, parseMemoryMiB } from '../../core/model/units.ts';
+import {
+  conformanceFiles as files,
+  isObject,
+  type Json,
+  loadConformance as load,
+  registrationInput,
+} from '../conformance-files.ts';
 
 /**
  * Twenty task definitions written by other people (see SOURCES.md next to them). Each is fed to
@@ -18,34 +24,8 @@ import { parseCpuUnits, parseMemoryMiB } from '../../core/model/units.ts';
  * describe back with every given field unchanged, modulo the documented defaults and normalisations.
  */
 
-type Json = Record<string, unknown>;
-
-const directory = new URL('../../../shared/conformance/task-definitions/', import.meta.url);
-const files = readdirSync(directory)
-  .filter((name) => name.endsWith('.json'))
-  .sort();
-
-const load = (file: string): Json => JSON.parse(readFileSync(new URL(file, directory), 'utf8')) as Json;
-
-const isObject = (value: unknown): value is Json =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-
-/** What users do before re-registering an exported file: drop null members, everywhere. */
-const withoutNulls = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (!isObject(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([, member]) => member !== null)
-      .map(([key, member]) => [key, withoutNulls(member)]),
-  );
-};
-
-const asRegisterInput = (raw: Json): Json => {
-  const stripped = withoutNulls(raw) as Json;
-  for (const field of DescribeOnlyFields) delete stripped[field];
-  return stripped;
-};
+/** What users register from a file's contents: nulls and Berth's describe-only fields removed. */
+const asRegisterInput = (raw: Json): Json => registrationInput(raw, DescribeOnlyFields);
 
 const meta = {
   taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/conformance:1',
