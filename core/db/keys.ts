@@ -102,6 +102,9 @@ export const keys = {
 export const taskRef = (cluster: string, id: string, serviceName?: string): string =>
   `${keys.task(cluster, id, '', serviceName).pk}|${id}`;
 
+/** The task id a taskRef names. */
+export const taskIdOfRef = (ref: string): string => ref.slice(ref.lastIndexOf('|') + 1);
+
 /** The table key a taskRef names. */
 export const keyOfTaskRef = (ref: string): Key => {
   const at = ref.lastIndexOf('|');

@@ -2,6 +2,7 @@ import { hashSecret } from '../auth/secrets.ts';
 import { instanceOfToken } from '../db/activations.ts';
 import { applyReport, type ReportChanges, recordHeartbeat, setAgentConnected } from '../db/agent-writes.ts';
 import { getContainerInstance } from '../db/container-instances.ts';
+import { taskIdOfRef } from '../db/keys.ts';
 import { getTask, tasksByRefs, tasksOfInstance } from '../db/tasks.ts';
 import { stoppedTaskTtl } from '../db/unit-writes.ts';
 import { BerthError } from '../errors.ts';
@@ -167,14 +168,21 @@ export const syncAgent = async (
 ): Promise<SyncResponse> => {
   const at = context.now().toISOString();
   // The instance was read consistently, and so are the tasks it names; an instance registered before
-  // it named its tasks is read through the index. A heartbeat with nothing to report, whose agent
-  // holds the current assignments, needs none of them: an idle fleet's syncs read one item each.
-  const needsTasks = request.reports.length > 0 || request.assignmentVersion !== instance.assignmentVersion;
-  const assigned = !needsTasks
-    ? []
-    : instance.tracksLiveTasks
-      ? await tasksByRefs(context.db, instance.liveTaskRefs ?? [])
-      : await tasksOfInstance(context.db, instance.id);
+  // it named its tasks is read through the index. Only an agent whose assignments moved needs them
+  // all (its answer is the whole desired set); otherwise the tasks it reports on are enough, and a
+  // heartbeat with nothing to report needs none: an idle fleet's syncs read one item each.
+  const versionMoved = request.assignmentVersion !== instance.assignmentVersion;
+  const reported = new Set(request.reports.map((report) => taskIdOf(report.taskArn)));
+  const liveRefs = instance.liveTaskRefs ?? [];
+  const assigned =
+    !versionMoved && request.reports.length === 0
+      ? []
+      : instance.tracksLiveTasks
+        ? await tasksByRefs(
+            context.db,
+            versionMoved ? liveRefs : [...liveRefs].filter((ref) => reported.has(taskIdOfRef(ref))),
+          )
+        : await tasksOfInstance(context.db, instance.id);
   const byId = new Map(assigned.map((task) => [task.id, task]));
   const acked: SyncResponse['acked'] = [];
   // Every report is checked before any is applied: a request about another instance's task

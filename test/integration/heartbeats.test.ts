@@ -87,6 +87,8 @@ describe('heartbeats', () => {
 
   it('with nothing to report read the instance alone, however many tasks it runs', async () => {
     // Prepare: an agent alone in its cluster running five tasks, everything reported and acknowledged.
+    // Operator requests are signed by the wall clock, which Berth's must stay within 15 minutes of.
+    clockOffsetMs = 0;
     const own = 'beats-idle';
     await berth.ecs.send(new CreateClusterCommand({ clusterName: own }));
     const agent = await ScriptedAgent.register(berth, { cluster: own });
@@ -115,5 +117,32 @@ describe('heartbeats', () => {
     expect(meter.calls.BatchGetItemCommand ?? 0).toBe(0);
     expect(meter.calls.QueryCommand ?? 0).toBe(0);
     expect(meter.calls.GetItemCommand).toBe(1);
+  });
+
+  it('that report on one task read that task alone, not all the agent runs', async () => {
+    // Prepare: an agent alone in its cluster running five tasks, all reported; then one exits.
+    // Operator requests are signed by the wall clock, which Berth's must stay within 15 minutes of.
+    clockOffsetMs = 0;
+    const own = 'beats-report';
+    await berth.ecs.send(new CreateClusterCommand({ clusterName: own }));
+    const agent = await ScriptedAgent.register(berth, { cluster: own });
+    await berth.ecs.send(
+      new RunTaskCommand({ cluster: own, taskDefinition: 'beat', count: 5, launchType: 'EXTERNAL' }),
+    );
+    await settle(berth, [agent]);
+    const exited = [...agent.held.values()][0];
+    if (!exited) throw new Error('no task');
+    Object.assign(exited, { status: 'STOPPED', seq: exited.seq + 1, extra: { stoppedReason: 'exited' } });
+    const meter = berth.db.meter;
+    if (!meter) throw new Error('the meter is off');
+    meter.reset();
+
+    // Act
+    const answer = await agent.sync();
+
+    // Assess: acknowledged, after reading the instance and that one task (one read unit each).
+    expect(answer.acked).toEqual([{ taskArn: exited.task.taskArn, seq: exited.seq }]);
+    expect(meter.calls.BatchGetItemCommand).toBe(1);
+    expect(meter.readUnits).toBe(2);
   });
 });
