@@ -305,6 +305,9 @@ export class TaskEngine {
         this.again.delete(arn);
         const t = this.state.tasks[arn];
         if (!t || t.stoppedAckedAt !== undefined) break;
+        // What the task is before this pass (PENDING when just assigned): a long image pull must not
+        // leave the control plane without news until the containers start. Unchanged, it adds nothing.
+        this.record(t);
         try {
           await this.advance(t);
         } catch (error) {

@@ -248,4 +248,19 @@ describe('task engine', () => {
     expect(again.engine.hasOrphans).toBe(false);
     expect(first.runtime.containers.size).toBe(0);
   });
+
+  it('reports a task PENDING while its image is still being pulled', async () => {
+    // Prepare: a pull that takes a while.
+    const { engine, state } = setup({ runtime: new FakeRuntime({ pullDelayMs: 300 }) });
+    await engine.recover();
+    const task = assigned([{ name: 'app' }]);
+    // Act
+    engine.applyAssignments([task]);
+    await until('a report', () => (state.tasks[task.taskArn]?.pending.length ?? 0) > 0);
+    const first = lastReport(state, task);
+    await until('RUNNING', () => lastReport(state, task)?.lastStatus === 'RUNNING');
+    // Assess: PENDING was queued before the pull ended, RUNNING after it.
+    expect(first?.lastStatus).toBe('PENDING');
+    expect(state.tasks[task.taskArn]?.pending.map((r) => r.lastStatus)).toEqual(['PENDING', 'RUNNING']);
+  });
 });
