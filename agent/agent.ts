@@ -10,7 +10,7 @@ import { readTextIfExists } from './files.ts';
 import { type Identity, loadIdentity, saveIdentity } from './identity.ts';
 import { lockDataDir } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
-import { onlyFreshPending, refusedReports, reportBatch } from './reports.ts';
+import { refusedReports, reportBatch, reportsDueIn } from './reports.ts';
 import { hostAttributes, hostResources } from './resources.ts';
 import type { ContainerRuntime, RegistryAuth } from './runtime/types.ts';
 import { type AgentState, loadState, saveStateText, stateText } from './state.ts';
@@ -239,23 +239,9 @@ export class Agent {
     });
   }
 
-  /**
-   * Milliseconds until the pending reports should go: 0 when one is urgent (anything but a task
-   * still PENDING) or has waited long enough, Infinity when none is pending. A task just seen as
-   * PENDING is usually RUNNING a moment later, and one sync carrying both is one write, not two.
-   */
+  /** Milliseconds until the first of the tasks' pending reports should go (see reportsDueIn). */
   private reportsDueIn(nowMs: number): number {
-    let due = Number.POSITIVE_INFINITY;
-    for (const t of this.engine.tasks) {
-      for (const report of t.pending) {
-        if (report.lastStatus !== 'PENDING') return 0;
-        const queuedAt = Date.parse(report.at ?? '');
-        // Unreadable, or queued "in the future" (the clock was stepped back): due now.
-        if (!Number.isFinite(queuedAt) || queuedAt > nowMs) return 0;
-        due = Math.min(due, queuedAt + pendingReportGraceMs - nowMs);
-      }
-    }
-    return Math.max(0, due);
+    return Math.min(...this.engine.tasks.map((t) => reportsDueIn(t, nowMs, pendingReportGraceMs)));
   }
 
   private setOnline(online: boolean, why?: string) {
@@ -323,8 +309,11 @@ export class Agent {
       assignmentVersion: this.forceFullSet ? 0 : this.state.assignmentVersion,
       // A task just seen PENDING waits for its RUNNING even when another task's report makes this
       // sync go now: one write of the task instead of two (reportsDueIn brings its turn).
-      reports: reportBatch(this.engine.tasks, maxReportsPerSync, undefined, (t) =>
-        onlyFreshPending(t, Date.now(), pendingReportGraceMs),
+      reports: reportBatch(
+        this.engine.tasks,
+        maxReportsPerSync,
+        undefined,
+        (t) => reportsDueIn(t, Date.now(), pendingReportGraceMs) > 0,
       ),
       ...(this.sentResources ? {} : { resources: hostResources(this.options.config.reservedMemoryMiB) }),
     };

@@ -99,17 +99,22 @@ export const recordReport = (t: TaskState, nowMs: number): boolean => {
 };
 
 /**
- * Whether all a task has to say is a PENDING seen less than `graceMs` ago: the RUNNING that usually
- * follows within a moment would make it a second write of the task, so it is worth holding back.
+ * Milliseconds until a task's pending reports should go: Infinity when it has none, 0 when one is
+ * urgent (anything but PENDING) or unreadable, else until its oldest PENDING has waited `graceMs`
+ * — a task just seen PENDING is usually RUNNING a moment later, and one sync carrying both is one
+ * write of the task, not two.
  */
-export const onlyFreshPending = (t: TaskState, nowMs: number, graceMs: number): boolean =>
-  t.pending.length > 0 &&
-  t.pending.every((report) => {
-    if (report.lastStatus !== 'PENDING') return false;
+export const reportsDueIn = (t: TaskState, nowMs: number, graceMs: number): number => {
+  let due = Number.POSITIVE_INFINITY;
+  for (const report of t.pending) {
+    if (report.lastStatus !== 'PENDING') return 0;
     const queuedAt = Date.parse(report.at ?? '');
-    // Unreadable, or queued "in the future" (the clock was stepped back): not held.
-    return Number.isFinite(queuedAt) && queuedAt <= nowMs && nowMs - queuedAt < graceMs;
-  });
+    // Unreadable, or queued "in the future" (the clock was stepped back): due now.
+    if (!Number.isFinite(queuedAt) || queuedAt > nowMs) return 0;
+    due = Math.min(due, queuedAt + graceMs - nowMs);
+  }
+  return Math.max(0, due);
+};
 
 /**
  * Up to `max` pending reports and about `maxBytes` of JSON (the server refuses larger bodies),

@@ -26,7 +26,7 @@ export class LocalDoorbell implements Doorbell, DoorbellWaiter, DoorbellQueues {
    * @param nowMs the clock addresses expire by.
    */
   constructor(
-    private readonly addressKey: Buffer | string = 'berth',
+    private readonly addressKey: Buffer | string,
     private readonly nowMs: () => number = Date.now,
   ) {}
 

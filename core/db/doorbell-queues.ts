@@ -80,23 +80,24 @@ export const createSqsDoorbells = (options: SqsDoorbellOptions): SqsDoorbells =>
       );
     },
     address: async (instanceId) => {
-      const queue = new URL(options.endpoint ?? urlOf(instanceId));
-      const path = options.endpoint ? new URL(urlOf(instanceId)).pathname : queue.pathname;
+      // The queue's path, on SQS's host (or the test endpoint's).
+      const { pathname } = new URL(urlOf(instanceId));
+      const host = new URL(options.endpoint ?? urlOf(instanceId));
       const signed = await signer.presign(
         {
           method: 'GET',
-          protocol: queue.protocol,
-          hostname: queue.hostname,
-          ...(queue.port ? { port: Number(queue.port) } : {}),
-          path,
+          protocol: host.protocol,
+          hostname: host.hostname,
+          ...(host.port ? { port: Number(host.port) } : {}),
+          path: pathname,
           query: { ...doorbellAddressQuery },
-          headers: { host: queue.host },
+          headers: { host: host.host },
         },
         { expiresIn: doorbellSettings.addressValidSeconds },
       );
       const query = new URLSearchParams(signed.query as Record<string, string>);
       return {
-        url: `${queue.protocol}//${queue.host}${path}?${query}`,
+        url: `${host.protocol}//${host.host}${pathname}?${query}`,
         validForSeconds: doorbellSettings.addressValidSeconds,
       };
     },

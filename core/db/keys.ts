@@ -106,10 +106,10 @@ export const taskRef = (cluster: string, id: string, serviceName?: string): stri
 export const taskIdOfRef = (ref: string): string => ref.slice(ref.lastIndexOf('|') + 1);
 
 /** The table key a taskRef names. */
-export const keyOfTaskRef = (ref: string): Key => {
-  const at = ref.lastIndexOf('|');
-  return { pk: ref.slice(0, at), sk: `TASK#${ref.slice(at + 1)}` };
-};
+export const keyOfTaskRef = (ref: string): Key => ({
+  pk: ref.slice(0, ref.lastIndexOf('|')),
+  sk: `TASK#${taskIdOfRef(ref)}`,
+});
 
 /** Partition/prefix pairs for the list patterns on gsi1. */
 export const gsi1Lists = {

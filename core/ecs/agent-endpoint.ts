@@ -109,7 +109,12 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
       const input = parseSyncRequest(parseJson(request.body));
       const [answer, doorbell] = await Promise.all([
         syncAgent(context, instance, input),
-        deps.doorbellAddress?.(instance.id),
+        // The reports are applied by now: an address that cannot be made (credentials unavailable)
+        // is left out, and the agent polls through the route until the next sync.
+        deps.doorbellAddress?.(instance.id).catch((error: unknown) => {
+          deps.onError?.(error, { route: 'doorbell address' });
+          return undefined;
+        }),
       ]);
       return jsonResponse(200, doorbell ? { ...answer, doorbell } : answer);
     }

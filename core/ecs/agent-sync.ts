@@ -172,7 +172,12 @@ export const syncAgent = async (
   // all (its answer is the whole desired set); otherwise the tasks it reports on are enough, and a
   // heartbeat with nothing to report needs none: an idle fleet's syncs read one item each.
   const versionMoved = request.assignmentVersion !== instance.assignmentVersion;
-  const reported = new Set(request.reports.map((report) => taskIdOf(report.taskArn)));
+  /** The tasks reported on, by id (a malformed ARN names none). */
+  const reported = new Map<string, string>();
+  for (const report of request.reports) {
+    const id = taskIdOf(report.taskArn);
+    if (id) reported.set(id, report.taskArn);
+  }
   const liveRefs = instance.liveTaskRefs ?? [];
   const assigned =
     !versionMoved && request.reports.length === 0
@@ -188,16 +193,13 @@ export const syncAgent = async (
   // Every report is checked before any is applied: a request about another instance's task
   // changes nothing at all. Tasks that are no longer live (stopped, their resources given back)
   // are read by id, in parallel: after an outage an agent may report many at once.
-  const others = [
-    ...new Set(request.reports.map((r) => taskIdOf(r.taskArn)).filter((id) => id && !byId.has(id))),
-  ] as string[];
+  const others = [...reported.keys()].filter((id) => !byId.has(id));
   const found = await Promise.all(others.map((id) => getTask(context.db, instance.cluster, id)));
   for (const elsewhere of found) {
     if (!elsewhere) continue;
     if (elsewhere.instanceId === instance.id) byId.set(elsewhere.id, elsewhere);
     else {
-      const taskArn =
-        request.reports.find((r) => taskIdOf(r.taskArn) === elsewhere.id)?.taskArn ?? elsewhere.id;
+      const taskArn = reported.get(elsewhere.id) ?? elsewhere.id;
       const message = `Task ${taskArn} is not assigned to this instance.`;
       throw new BerthError('AccessDeniedException', 'auth', message, { taskArn });
     }

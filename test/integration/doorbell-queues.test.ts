@@ -122,6 +122,33 @@ describe('doorbell queues on AWS', () => {
     expect(doorbell.url).not.toContain(registered.token);
   });
 
+  it('answer a sync without an address when none can be signed, the reports applied', async () => {
+    // Prepare: credentials that cannot be had (as when the role's cannot be fetched).
+    const registered = JSON.parse((await register(await activation(1))).body ?? '{}');
+    const failing = createAgentApiHandler({
+      db: berth.db,
+      config: berth.config,
+      lookupSecret: staticKeys([berth.credentials]),
+      logger,
+      doorbells: {
+        ...doorbellQueues,
+        ring: async () => {},
+        address: async () => {
+          throw new Error('Could not load credentials from any providers');
+        },
+      },
+    });
+    // Act
+    const sync = await failing(
+      event('POST', '/agent/v1/sync', { assignmentVersion: 0, reports: [] }, registered.token),
+    );
+    // Assess
+    expect(sync.statusCode).toBe(200);
+    const answer = JSON.parse(sync.body ?? '{}');
+    expect(answer.doorbell).toBeUndefined();
+    expect(answer.assignmentVersion).toBeGreaterThanOrEqual(0);
+  });
+
   it('are removed again when the activation refuses the registration', async () => {
     // Prepare: an activation already used up.
     const credentials = await activation(1);

@@ -3,10 +3,10 @@ import {
   applyAcks,
   maxPendingPerTask,
   nextSeq,
-  onlyFreshPending,
   recordReport,
   refusedReports,
   reportBatch,
+  reportsDueIn,
 } from '../../agent/reports.ts';
 import { newTaskState, type TaskState } from '../../agent/state.ts';
 import type { AssignedTask } from '../../core/protocol/agent.ts';
@@ -79,7 +79,7 @@ describe('report queue', () => {
     recordReport(b, 10_000);
     start(b);
     recordReport(b, 10_100);
-    const hold = (nowMs: number) => (t: TaskState) => onlyFreshPending(t, nowMs, 1_000);
+    const hold = (nowMs: number) => (t: TaskState) => reportsDueIn(t, nowMs, 1_000) > 0;
     // Act
     const soon = reportBatch([a, b], 10, undefined, hold(10_200));
     const later = reportBatch([a, b], 10, undefined, hold(11_000));
@@ -88,6 +88,8 @@ describe('report queue', () => {
     expect(soon.map((r) => `${r.taskArn.slice(-1)} ${r.lastStatus}`)).toEqual(['b PENDING', 'b RUNNING']);
     expect(later.map((r) => r.taskArn.slice(-1))).toEqual(['a', 'b', 'b']);
     expect(steppedBack.map((r) => r.taskArn.slice(-1))).toEqual(['a', 'b', 'b']);
+    expect([reportsDueIn(a, 10_200, 1_000), reportsDueIn(b, 10_200, 1_000)]).toEqual([800, 0]);
+    expect(reportsDueIn(taskState('c'), 10_200, 1_000)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('keeps a batch under the size the server accepts, leaving the rest for the next sync', () => {
