@@ -39,26 +39,58 @@ const startKeyOf = (item: Item, index?: IndexName): Item => {
 
 export const encodeToken = (key: Item): string => Buffer.from(JSON.stringify(key)).toString('base64url');
 
+/** DynamoDB's own limits on key attribute values: a partition key ≤ 2048 bytes, a sort key ≤ 1024. */
+const maxKeyBytes = { partition: 2048, sort: 1024 } as const;
+
+/** Longer than any token this module encodes (four key attributes at their limits, base64url). */
+const maxTokenLength = 8 * 1024;
+
+const isKeyString = (value: unknown, maxBytes: number): value is string =>
+  typeof value === 'string' && value !== '' && value.isWellFormed() && Buffer.byteLength(value) <= maxBytes;
+
 /**
- * Decodes a nextToken and checks it resumes the same partition, so a forged token cannot read
- * another partition through this query.
+ * Decodes a nextToken and checks it is one this query could have answered: exactly the key
+ * attributes of its index, each a string DynamoDB accepts as a key, in the same partition (so a
+ * forged token cannot read another partition) and within the sort-key prefix. Anything else is
+ * refused here as the caller's error: DynamoDB would refuse the start key with a ValidationException,
+ * which is not the caller's to see.
  */
-export const decodeToken = (token: string, partitionAttribute: string, partition: string): Item => {
+export const decodeToken = (
+  token: string,
+  request: Pick<PageRequest, 'index' | 'partition' | 'skPrefix'>,
+): Item => {
+  const invalid = () => invalidParameter('Invalid nextToken.');
+  if (token.length > maxTokenLength || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalid();
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    throw invalidParameter('Invalid nextToken.');
+    throw invalid();
   }
-  if (
-    typeof key !== 'object' ||
-    key === null ||
-    (key as Item)[partitionAttribute] !== partition ||
-    !Object.values(key).every((value) => typeof value === 'string')
-  ) {
-    throw invalidParameter('Invalid nextToken.');
+  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw invalid();
+  const record = key as Item;
+  const table = { pk: tableDefinition.partitionKey, sk: tableDefinition.sortKey };
+  const index = request.index ? keyNamesOf(request.index) : undefined;
+  const expected = new Map<string, number>([
+    [table.pk, maxKeyBytes.partition],
+    [table.sk, maxKeyBytes.sort],
+    ...(index
+      ? ([
+          [index.pk, maxKeyBytes.partition],
+          [index.sk, maxKeyBytes.sort],
+        ] as const)
+      : []),
+  ]);
+  const names = Object.keys(record);
+  if (names.length !== expected.size) throw invalid();
+  for (const name of names) {
+    const limit = expected.get(name);
+    if (limit === undefined || !isKeyString(record[name], limit)) throw invalid();
   }
-  return key as Item;
+  const queried = index ?? table;
+  if (record[queried.pk] !== request.partition) throw invalid();
+  if (request.skPrefix && !(record[queried.sk] as string).startsWith(request.skPrefix)) throw invalid();
+  return record;
 };
 
 /**
@@ -67,9 +99,7 @@ export const decodeToken = (token: string, partitionAttribute: string, partition
  */
 export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => {
   const keyNames = keyNamesOf(request.index);
-  let startKey = request.nextToken
-    ? decodeToken(request.nextToken, keyNames.pk, request.partition)
-    : undefined;
+  let startKey = request.nextToken ? decodeToken(request.nextToken, request) : undefined;
   const items: Item[] = [];
   for (;;) {
     const input: QueryCommandInput = {
@@ -92,7 +122,14 @@ export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => 
       ConsistentRead: request.index ? undefined : request.consistent,
       Limit: request.filter ? Math.max(request.limit * 2, 25) : request.limit - items.length + 1,
     };
-    const output = await db.doc.send(new QueryCommand(input));
+    const output = await db.doc.send(new QueryCommand(input)).catch((error: unknown) => {
+      // A start key that passed decodeToken and still is not one DynamoDB can resume from is the
+      // token's fault, not the server's.
+      if (startKey && request.nextToken && (error as { name?: string }).name === 'ValidationException') {
+        throw invalidParameter('Invalid nextToken.');
+      }
+      throw error;
+    });
     for (const item of output.Items ?? []) {
       if (items.length === request.limit) {
         // One more item exists past the page: resume after the last one returned.

@@ -121,7 +121,7 @@ export const findContainerInstance = async (
 const offsetToken = (offset: number) => encodeToken({ pk: 'OFFSET', sk: String(offset) });
 const offsetOf = (token: string | undefined): number => {
   if (!token) return 0;
-  const offset = Number(decodeToken(token, 'pk', 'OFFSET').sk);
+  const offset = Number(decodeToken(token, { partition: 'OFFSET' }).sk);
   if (!Number.isInteger(offset) || offset < 0) throw invalidParameter('Invalid nextToken.');
   return offset;
 };

@@ -61,19 +61,54 @@ describe('keys', () => {
 describe('page tokens', () => {
   it('round-trip the key they encode', () => {
     const key = { pk: 'CLUSTER#edge', sk: 'INSTANCE#1' };
-    expect(decodeToken(encodeToken(key), 'pk', 'CLUSTER#edge')).toEqual(key);
+    expect(decodeToken(encodeToken(key), { partition: 'CLUSTER#edge' })).toEqual(key);
   });
 
   it('refuse a token that resumes another partition', () => {
     const token = encodeToken({ pk: 'CLUSTER#other', sk: 'INSTANCE#1' });
-    expect(() => decodeToken(token, 'pk', 'CLUSTER#edge')).toThrow(/Invalid nextToken/);
+    expect(() => decodeToken(token, { partition: 'CLUSTER#edge' })).toThrow(/Invalid nextToken/);
+  });
+
+  it('refuse a token with other attributes than the index keys, or keys DynamoDB would not take', () => {
+    const forged = [
+      { pk: 'CLUSTER#edge' },
+      { pk: 'CLUSTER#edge', sk: '' },
+      { pk: 'CLUSTER#edge', sk: 'INSTANCE#1', extra: 'x' },
+      { pk: 'CLUSTER#edge', sk: 'x'.repeat(1025) },
+      { pk: 'CLUSTER#edge', sk: 'INSTANCE#\ud800' },
+      { pk: 'CLUSTER#edge', sk: 7 },
+    ];
+    for (const key of forged) {
+      expect(() => decodeToken(encodeToken(key), { partition: 'CLUSTER#edge' })).toThrow(/Invalid nextToken/);
+    }
+    const onIndex = { pk: 'TASKDEF#web', sk: 'REV#1', gsi1pk: 'TASKDEFS', gsi1sk: 'web#1' };
+    expect(decodeToken(encodeToken(onIndex), { index: 'gsi1', partition: 'TASKDEFS' })).toEqual(onIndex);
+    expect(() => decodeToken(encodeToken(onIndex), { partition: 'TASKDEF#web' })).toThrow(
+      /Invalid nextToken/,
+    );
+  });
+
+  it('refuse a token outside the sort-key prefix of the query', () => {
+    const token = encodeToken({ pk: 'TASKDEF#web', sk: 'FAMILY' });
+    expect(() => decodeToken(token, { partition: 'TASKDEF#web', skPrefix: 'REV#' })).toThrow(
+      /Invalid nextToken/,
+    );
+    expect(
+      decodeToken(encodeToken({ pk: 'TASKDEF#web', sk: 'REV#3' }), {
+        partition: 'TASKDEF#web',
+        skPrefix: 'REV#',
+      }),
+    ).toEqual({
+      pk: 'TASKDEF#web',
+      sk: 'REV#3',
+    });
   });
 
   it('refuse garbage with InvalidParameterException', () => {
     fc.assert(
       fc.property(fc.string(), (garbage) => {
         try {
-          decodeToken(garbage, 'pk', 'CLUSTERS');
+          decodeToken(garbage, { partition: 'CLUSTERS' });
           return false;
         } catch (error) {
           return (error as { code?: string }).code === 'InvalidParameterException';
