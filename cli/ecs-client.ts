@@ -1,4 +1,5 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { printable } from './terminal.ts';
 
 /** What `berth status` and `berth watch` take to reach a control plane. */
 export type EndpointOptions = { endpoint?: string };
@@ -15,10 +16,11 @@ export const ecsClientFor = (options: EndpointOptions, env: NodeJS.ProcessEnv = 
   return new ECSClient({ ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}) });
 };
 
-/** A sentence for the errors a user can fix (no credentials, no region, no endpoint). */
+/** A sentence for the errors a user can fix (no credentials, no region, no endpoint), safe to print. */
 export const explainClientError = (error: unknown): string => {
   const name = error instanceof Error ? error.name : '';
-  const message = error instanceof Error ? error.message : String(error);
+  // The message is the server's (or a proxy's) text: shown as it is, never obeyed.
+  const message = printable(error instanceof Error ? error.message : String(error));
   if (name === 'CredentialsProviderError' || /credential/i.test(message)) {
     return `${message}\nSet AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) to Berth's keys: \`berth up\` prints them.`;
   }
@@ -56,8 +58,12 @@ export const idOf = (arn: string | undefined): string => arn?.split('/').pop() ?
 /** `family:revision` of a task-definition ARN (its last segment). */
 export const definitionOf = idOf;
 
-/** Lays rows out in columns, two spaces apart; the last column is not padded. */
-export const table = (rows: string[][], indent = ''): string[] => {
+/**
+ * Lays rows out in columns, two spaces apart; the last column is not padded. Cells are made
+ * printable first (they hold what the control plane answered), so a cell is one line.
+ */
+export const table = (cells: string[][], indent = ''): string[] => {
+  const rows = cells.map((row) => row.map(printable));
   const widths: number[] = [];
   for (const row of rows) {
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);

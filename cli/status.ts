@@ -15,6 +15,7 @@ import {
 import type { Command } from 'commander';
 import { defaultSweepSettings } from '../core/reconcile/sweep-settings.ts';
 import { ageOf, definitionOf, ecsClientFor, explainClientError, idOf, table } from './ecs-client.ts';
+import { printable, printableJson } from './terminal.ts';
 
 /**
  * How long an agent may stay silent before the control plane marks it disconnected (the sweeper's
@@ -277,7 +278,7 @@ export const renderClusterStatus = (cluster: ClusterStatus, now: Date): string =
   const running = cluster.instances.reduce((sum, i) => sum + i.runningTasks, 0);
   const pending = cluster.instances.reduce((sum, i) => sum + i.pendingTasks, 0);
   const lines = [
-    `Cluster ${cluster.clusterName} (${cluster.status}): ${plural(cluster.instances.length, 'instance')} ` +
+    `Cluster ${printable(cluster.clusterName)} (${printable(cluster.status)}): ${plural(cluster.instances.length, 'instance')} ` +
       `(${connected} connected), ${plural(cluster.services.length, 'service')}, ` +
       `${running} running and ${pending} pending tasks`,
     '',
@@ -383,9 +384,7 @@ export const addStatusCommand = (program: Command): void => {
       try {
         const clusters = await collectStatus(ecs, options.cluster);
         process.stdout.write(
-          options.json
-            ? `${JSON.stringify({ clusters }, null, 2)}\n`
-            : `${renderStatus(clusters, new Date())}\n`,
+          options.json ? `${printableJson({ clusters }, 2)}\n` : `${renderStatus(clusters, new Date())}\n`,
         );
       } catch (error) {
         process.stderr.write(`berth status: ${explainClientError(error)}\n`);

@@ -1,6 +1,7 @@
 import { type Deployment, DescribeServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { definitionOf, ecsClientFor, explainClientError, idOf } from './ecs-client.ts';
+import { printable } from './terminal.ts';
 
 /** How `berth watch` ends, as its exit code says. */
 export const watchExitCodes = {
@@ -107,11 +108,12 @@ export const watchService = async (options: WatchOptions): Promise<WatchResult> 
       drawnLines = 0;
       lastBlock = '';
     }
-    options.write(`${lines.join('\n')}\n`);
+    // Lines carry what the control plane answered (events, reasons, names): never control codes.
+    options.write(`${lines.map(printable).join('\n')}\n`);
   };
 
   const draw = (service: Service) => {
-    const block = (service.deployments ?? []).map(deploymentLine);
+    const block = (service.deployments ?? []).map((deployment) => printable(deploymentLine(deployment)));
     const text = block.join('\n');
     if (text === lastBlock) return;
     if (options.tty) {

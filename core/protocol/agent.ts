@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { controlCharacters, replaceControlCharacters } from '../model/text.ts';
 
 /**
  * The agent wire protocol (`/agent/v1/…`). Shared by the server (functions/) and the agent, so
@@ -6,17 +7,44 @@ import { z } from 'zod';
  */
 export const agentApiPrefix = '/agent/v1';
 
+/*
+ * What an agent reports ends up on operators' screens (`berth status`, the console): anyone with an
+ * activation code runs an agent, so its texts are limited and hold no control characters, which a
+ * terminal would obey.
+ */
+
+/** A name or identifier an agent reports: refused when it holds a control character. */
+const reportedName = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((text) => !controlCharacters.test(text), 'must not contain control characters');
+
+/**
+ * A free text an agent reports (a Docker error, a stop reason): control characters become spaces
+ * rather than refusing the report, so a task's STOPPED report is never held back by its reason.
+ */
+const reportedText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .transform((text) => replaceControlCharacters(text, () => ' '));
+
+/** Agent versions as releases name them: `0.1.0`, `1.2.0-rc.1+abc`. */
+const agentVersionPattern = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
+
 export const Attribute = z.object({
   name: z.string().regex(/^[A-Za-z0-9_\-/\\.]{1,128}$/, 'must be 1-128 letters, digits, - _ / \\ or .'),
-  value: z.string().max(128).optional(),
+  value: reportedName(0, 128).optional(),
 });
 
 export const RegisterRequest = z.object({
   activationId: z.string().min(1).max(64),
   activationCode: z.string().min(1).max(256),
   cluster: z.string().min(1).max(2048).optional(),
-  hostname: z.string().min(1).max(255),
-  agentVersion: z.string().min(1).max(64),
+  hostname: reportedName(1, 255),
+  agentVersion: z.string().regex(agentVersionPattern, 'must be 1-64 letters, digits, . + _ or -'),
   resources: z.object({
     /** CPU units: cores × 1024. */
     cpu: z.number().int().min(1).max(1_048_576),
@@ -49,16 +77,22 @@ export const NetworkBindingReport = z.object({
   containerPort: z.number().int().min(0).max(65535),
   hostPort: z.number().int().min(0).max(65535),
   protocol: z.enum(['tcp', 'udp']),
-  bindIP: z.string().max(64).optional(),
+  bindIP: z
+    .string()
+    .regex(/^[0-9A-Fa-f.:]{0,64}$/, 'must be an IP address')
+    .optional(),
 });
 
 export const ContainerReport = z.object({
-  name: z.string().min(1).max(255),
+  name: reportedName(1, 255),
   lastStatus: ContainerLastStatus,
-  exitCode: z.number().int().optional(),
-  reason: z.string().max(1024).optional(),
+  exitCode: z.number().int().min(-2_147_483_648).max(4_294_967_295).optional(),
+  reason: reportedText(1024).optional(),
   healthStatus: HealthStatus.optional(),
-  runtimeId: z.string().max(128).optional(),
+  runtimeId: z
+    .string()
+    .regex(/^[0-9A-Za-z_.-]{0,128}$/, 'must be a container id')
+    .optional(),
   networkBindings: z.array(NetworkBindingReport).max(100).optional(),
 });
 export type ContainerReport = z.infer<typeof ContainerReport>;
@@ -72,7 +106,7 @@ export const TaskReport = z.object({
   stopCode: z
     .enum(['TaskFailedToStart', 'EssentialContainerExited', 'UserInitiated', 'ServiceSchedulerInitiated'])
     .optional(),
-  stoppedReason: z.string().max(1024).optional(),
+  stoppedReason: reportedText(1024).optional(),
   /** When the agent saw the change (ISO); the server's clock is used when absent. */
   at: z.string().datetime().optional(),
   containers: z.array(ContainerReport).max(10),
