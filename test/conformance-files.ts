@@ -3,9 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** A JSON object, as the conformance files hold them. */
 export type Json = Record<string, unknown>;
 
-const directory = new URL('../../shared/conformance/task-definitions/', import.meta.url);
+/**
+ * The project's copy of ../shared/conformance/task-definitions (tests never read outside the
+ * repository): the twenty files unchanged, with their SOURCES.md attribution.
+ */
+const directory = new URL('./fixtures/conformance/', import.meta.url);
 
-/** The file names of the shared conformance task definitions (../shared/conformance), sorted. */
+/** The file names of the conformance task definitions, sorted. */
 export const conformanceFiles = readdirSync(directory)
   .filter((name) => name.endsWith('.json'))
   .sort();

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = new URL('../../', import.meta.url).pathname;
-const taskDefinitionFile = '/work/shared/conformance/task-definitions/01-ecsworker-external.json';
+const taskDefinitionFile = new URL('../fixtures/conformance/01-ecsworker-external.json', import.meta.url).pathname;
 
 type Berth = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 const started: ChildProcess[] = [];

@@ -19,7 +19,7 @@ import {
 import { startBerth, type TestBerth } from './harness.ts';
 
 /**
- * The twenty task definitions of ../shared/conformance (written by other people, see SOURCES.md),
+ * The twenty task definitions of test/fixtures/conformance (written by other people, see SOURCES.md),
  * fed to Berth over real HTTP the way users feed them to ECS: describe-only fields and nulls
  * stripped, then registered through @aws-sdk/client-ecs and through the real AWS CLI, and described
  * back. What comes back must be exactly what was given plus ECS's documented defaults.
