@@ -77,7 +77,9 @@ const serviceOnThreeAgents = async (cluster: string, tags?: Tag[]) => {
   return { agents, silent, originals: silent.running() };
 };
 
-describe('disconnect policy', () => {
+// Work-bound, not time-bound (the clock is moved by hand): each test is several settle rounds of
+// syncs and reconciles, which take as long as the machine is busy; 30 s was reached on a loaded one.
+describe('disconnect policy', { timeout: 180_000 }, () => {
   it('replaces the tasks of an instance silent past berth:replace-after-disconnect and stops them when it returns', async () => {
     // Prepare
     const { agents, silent, originals } = await serviceOnThreeAgents('lost', [
