@@ -26,6 +26,7 @@ export const adminKeysFromSsm = (parameterName: string | undefined, fallback: Se
       maxAge: cacheSeconds,
     });
     const pairs = (Array.isArray(stored) ? stored : [stored]).filter(isKeyPair);
-    return pairs.find((pair) => pair.accessKeyId === accessKeyId)?.secretAccessKey;
+    const pair = pairs.find((candidate) => candidate.accessKeyId === accessKeyId);
+    return pair && { secretAccessKey: pair.secretAccessKey };
   };
 };

@@ -16,8 +16,14 @@ export type SignedRequest = {
   body: string;
 };
 
-/** Finds the secret for an access key id; undefined when the key is unknown (or revoked). */
-export type SecretLookup = (accessKeyId: string) => Promise<string | undefined>;
+/**
+ * What verifies an access key's signatures: its secret and, for temporary credentials, the session
+ * token every request signed with it must carry (absent for long-term keys, which then accept none).
+ */
+export type SigningKey = { secretAccessKey: string; sessionToken?: string };
+
+/** Finds the signing key of an access key id; undefined when the key is unknown (or revoked). */
+export type SecretLookup = (accessKeyId: string) => Promise<SigningKey | undefined>;
 
 /** Who signed a verified request, read from its credential scope. */
 export type SigV4Identity = { accessKeyId: string; region: string; service: string };
@@ -30,6 +36,8 @@ const mismatchMessage =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 const missingToken = () => authError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+const unrecognizedClient = () =>
+  authError('UnrecognizedClientException', 'The security token included in the request is invalid.');
 const incomplete = (message: string) => authError('IncompleteSignatureException', message);
 const invalidSignature = (message: string) => authError('InvalidSignatureException', message);
 
@@ -38,11 +46,14 @@ const invalidSignature = (message: string) => authError('InvalidSignatureExcepti
  * JSON services do: the request is re-signed with the secret looked up for its access key, using the
  * same @smithy/signature-v4 code the AWS SDK signs with, and the two signatures are compared in
  * constant time. Only the headers the client listed in SignedHeaders take part, so clients that sign
- * different header sets (botocore, the JS SDK, curl --aws-sigv4) all verify.
+ * different header sets (botocore, the JS SDK, curl --aws-sigv4) all verify; but every X-Amz-* header
+ * present must be among them, as AWS requires, since those steer the request (X-Amz-Target picks the
+ * action). A session token must match the one the key has, and a key without one accepts none.
  *
  * Checks run in the order AWS runs them, so the first error a client sees is the one AWS would give:
- * parameters present, date format, clock skew, host signed, algorithm, credential scope, access key,
- * signature. The caller still checks that the returned service and region are ones it serves.
+ * parameters present, date format, clock skew, host and X-Amz-* headers signed, algorithm, credential
+ * scope, access key and session token, signature. The caller still checks that the returned service
+ * and region are ones it serves.
  *
  * @throws BerthError of kind 'auth' with code MissingAuthenticationTokenException,
  *   IncompleteSignatureException, InvalidSignatureException or UnrecognizedClientException.
@@ -109,15 +120,29 @@ export async function verifySigV4(
     // The re-signing signer always signs X-Amz-Date, so an unsigned one could only ever mismatch.
     throw invalidSignature("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
   }
+  // A header left out of the signature can be changed by whoever holds a captured request for its
+  // 15 minutes: an unsigned X-Amz-Target turns a ListServices into a DeleteCluster. X-Amzn-* headers
+  // (a load balancer's trace id) are not X-Amz-* and stay free, as for AWS.
+  const unsigned = Object.keys(headers)
+    .filter(
+      (name) => name.startsWith('x-amz-') && headers[name] !== undefined && !signedHeaders.includes(name),
+    )
+    .sort();
+  if (unsigned.length > 0) {
+    throw invalidSignature(
+      `There were headers present in the request which were not signed: ${unsigned.join(', ')}. Every X-Amz-* header must be a 'SignedHeader' in the AWS Authorization.`,
+    );
+  }
   if (header.algorithm !== algorithm) {
     throw incomplete(`Unsupported AWS 'algorithm': '${header.algorithm}' (only ${algorithm} for now). `);
   }
 
   const scope = parseScope(credential, amzDate);
-  const secret = await lookupSecret(scope.accessKeyId);
-  if (secret === undefined) {
-    throw authError('UnrecognizedClientException', 'The security token included in the request is invalid.');
-  }
+  const key = await lookupSecret(scope.accessKeyId);
+  if (key === undefined) throw unrecognizedClient();
+  // The token is part of the credential, so it is compared before the signature: a token the key
+  // does not have (or none, for a key that needs one) is an unknown credential, like an unknown key.
+  if (!sameSessionToken(key.sessionToken, headers['x-amz-security-token'])) throw unrecognizedClient();
 
   // A signed x-amz-content-sha256 stands in for the body in the canonical request, so the body must be
   // checked against it or a captured request could be replayed with another body.
@@ -127,7 +152,7 @@ export async function verifySigV4(
   if (contentSha !== undefined && contentSha !== sha256Hex(request.body))
     throw invalidSignature(mismatchMessage);
 
-  const expected = await resign(request, headers, query, signedHeaders, signedAt, scope, secret);
+  const expected = await resign(request, headers, query, signedHeaders, signedAt, scope, key.secretAccessKey);
   if (!constantTimeEqual(expected, signature)) throw invalidSignature(mismatchMessage);
   return { accessKeyId: scope.accessKeyId, region: scope.region, service: scope.service };
 }
@@ -280,6 +305,16 @@ function decode(component: string): string {
 }
 
 const sha256Hex = (body: string) => createHash('sha256').update(body, 'utf8').digest('hex');
+
+/**
+ * Whether the session token sent is the key's: both absent, or equal. Tokens are secrets of any
+ * length, so their SHA-256 digests are compared, in constant time.
+ */
+function sameSessionToken(expected: string | undefined, provided: string | undefined): boolean {
+  if (expected === undefined || provided === undefined) return expected === provided;
+  const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+  return timingSafeEqual(digest(expected), digest(provided));
+}
 
 function constantTimeEqual(expected: string, provided: string): boolean {
   const a = Buffer.from(expected, 'utf8');

@@ -11,11 +11,15 @@ export type Signable = {
   service?: 'ecs' | 'ssm';
   region?: string;
   signingDate?: Date;
+  /** Headers sent but left out of the signature (the signer signs every other one). */
+  unsigned?: string[];
+  /** Whether x-amz-content-sha256 is added and signed, as the JS SDK does (default true). */
+  applyChecksum?: boolean;
 };
 
 export const signRequest = async (
   endpoint: string,
-  credentials: { accessKeyId: string; secretAccessKey: string },
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
   request: Signable,
 ): Promise<{ url: string; headers: Record<string, string> }> => {
   const url = new URL(endpoint);
@@ -24,7 +28,7 @@ export const signRequest = async (
     region: request.region ?? 'us-east-1',
     credentials,
     sha256: Hash.bind(null, 'sha256'),
-    applyChecksum: true,
+    applyChecksum: request.applyChecksum ?? true,
   });
   const path = request.path ?? '/';
   const signed = await signer.sign(
@@ -43,7 +47,10 @@ export const signRequest = async (
       },
       body: request.body,
     },
-    { signingDate: request.signingDate ?? new Date() },
+    {
+      signingDate: request.signingDate ?? new Date(),
+      ...(request.unsigned ? { unsignableHeaders: new Set(request.unsigned) } : {}),
+    },
   );
   const query = new URLSearchParams(request.query ?? {}).toString();
   // fetch sets Host itself, to the same host:port that was signed.

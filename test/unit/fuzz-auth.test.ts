@@ -19,7 +19,7 @@ import { BerthError } from '../../core/errors.ts';
 const accessKeyId = 'AKIAFUZZFUZZFUZZFUZZ';
 const secret = 'fuzzsecretfuzzsecretfuzzsecretfuzzsecret';
 const now = new Date('2026-11-25T10:40:10Z');
-const lookup = async (id: string) => (id === accessKeyId ? secret : undefined);
+const lookup = async (id: string) => (id === accessKeyId ? { secretAccessKey: secret } : undefined);
 const authCodes = [
   'MissingAuthenticationTokenException',
   'IncompleteSignatureException',

@@ -11,7 +11,7 @@ const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const host = 'berth.example.com';
 const now = new Date('2026-11-25T10:40:10Z');
 const minutes = (n: number) => n * 60_000;
-const lookup: SecretLookup = async (id) => (id === accessKeyId ? secret : undefined);
+const lookup: SecretLookup = async (id) => (id === accessKeyId ? { secretAccessKey: secret } : undefined);
 
 const mismatch =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
@@ -30,6 +30,7 @@ type SignOptions = {
   /** The JS SDK adds x-amz-content-sha256 (true); botocore does not for JSON services (false). */
   applyChecksum?: boolean;
   signableHeaders?: Set<string>;
+  unsignableHeaders?: Set<string>;
   sessionToken?: string;
 };
 
@@ -64,7 +65,11 @@ async function sign(
   });
   const signed = await signer.sign(
     { ...request, protocol: 'https:', hostname: host },
-    { signingDate: options.signingDate ?? now, signableHeaders: options.signableHeaders },
+    {
+      signingDate: options.signingDate ?? now,
+      signableHeaders: options.signableHeaders,
+      unsignableHeaders: options.unsignableHeaders,
+    },
   );
   return {
     method: signed.method,
@@ -216,13 +221,60 @@ describe('verifySigV4', () => {
     await expect(verifySigV4(proxied, lookup, now)).resolves.toMatchObject({ accessKeyId });
   });
 
-  it('verifies a session token as one more signed header', async () => {
+  it('accepts the session token of temporary credentials, and only that one', async () => {
+    // Prepare: a lookup that knows the key's session token (temporary credentials).
+    const temporary: SecretLookup = async (id) =>
+      id === accessKeyId ? { secretAccessKey: secret, sessionToken: 'session-token' } : undefined;
     const request = await sign(listClusters(), { sessionToken: 'session-token' });
-    const swapped = { ...request, headers: { ...request.headers, 'x-amz-security-token': 'other-token' } };
+    const other = await sign(listClusters(), { sessionToken: 'other-token' });
+    const none = await sign();
 
+    // Act
+    const outcomes = await Promise.all(
+      [request, other, none].map((r) =>
+        verifySigV4(r, temporary, now).then(
+          () => 'accepted',
+          (e: BerthError) => e.code,
+        ),
+      ),
+    );
+
+    // Assess
     expect(request.headers.authorization).toContain('x-amz-security-token');
-    await expect(verifySigV4(request, lookup, now)).resolves.toMatchObject({ accessKeyId });
-    expect((await rejection(swapped)).code).toBe('InvalidSignatureException');
+    expect(outcomes).toEqual(['accepted', 'UnrecognizedClientException', 'UnrecognizedClientException']);
+  });
+
+  it('refuses a session token for a key that has none, as an unknown credential', async () => {
+    const request = await sign(listClusters(), { sessionToken: 'session-token' });
+
+    const error = await rejection(request);
+
+    expect(error).toMatchObject({
+      code: 'UnrecognizedClientException',
+      kind: 'auth',
+      message: 'The security token included in the request is invalid.',
+    });
+  });
+
+  it.each<[string, SignOptions, Record<string, string>]>([
+    ['x-amz-target', { unsignableHeaders: new Set(['x-amz-target']) }, {}],
+    ['x-amz-content-sha256', { applyChecksum: false }, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }],
+    ['x-amz-security-token', {}, { 'x-amz-security-token': 'session-token' }],
+    ['x-amz-meta-note', {}, { 'X-Amz-Meta-Note': 'added' }],
+  ])('refuses an X-Amz-* header present but not signed (%s)', async (name, options, added) => {
+    // Prepare: x-amz-target is sent but left out of the signature; the others are added after signing.
+    const signed = await sign(listClusters(), options);
+    const request = { ...signed, headers: { ...signed.headers, ...added } };
+
+    // Act
+    const error = await rejection(request);
+
+    // Assess
+    expect(request.headers.authorization).not.toContain(name);
+    expect(error.code).toBe('InvalidSignatureException');
+    expect(error.message).toBe(
+      `There were headers present in the request which were not signed: ${name}. Every X-Amz-* header must be a 'SignedHeader' in the AWS Authorization.`,
+    );
   });
 
   it.each([
