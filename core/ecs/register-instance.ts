@@ -8,11 +8,7 @@ import {
 } from '../auth/secrets.ts';
 import { getActivation, registerContainerInstance } from '../db/activations.ts';
 import { retryOnConflict } from '../db/conditions.ts';
-import {
-  countRegistrationFailure,
-  type RegistrationSubject,
-  registrationFailures,
-} from '../db/registration-failures.ts';
+import { admitRegistrationAttempt, type RegistrationSubject } from '../db/registration-failures.ts';
 import { BerthError, clusterNotFound } from '../errors.ts';
 import { clusterNameOf } from '../model/arn.ts';
 import { type ContainerInstanceRecord, defaultReservedPorts } from '../model/container-instance.ts';
@@ -42,11 +38,16 @@ const tooManyFailures = (retryAfterSeconds: number) =>
     { retryAfterSeconds },
   );
 
-/** Whom a failure counts against: a well-formed activation id, and an address as the HTTP layer saw it. */
+/**
+ * Whom a failure counts against: a well-formed activation id, then an address as the HTTP layer saw
+ * it (the narrower limit first: see admitRegistrationAttempt).
+ */
 const subjectsOf = (activationId: string, sourceIp: string | undefined): RegistrationSubject[] => [
-  ...(isActivationId(activationId) ? [{ scope: 'activation' as const, subject: activationId }] : []),
+  ...(isActivationId(activationId)
+    ? [{ scope: 'activation' as const, subject: activationId, limit: registrationThrottle.perActivation }]
+    : []),
   ...(sourceIp && /^[0-9A-Fa-f:.]{1,64}$/.test(sourceIp)
-    ? [{ scope: 'ip' as const, subject: sourceIp }]
+    ? [{ scope: 'ip' as const, subject: sourceIp, limit: registrationThrottle.perSourceIp }]
     : []),
 ];
 
@@ -74,27 +75,29 @@ export const registerInstance = async (
   const now = context.now();
   const { windowSeconds } = registrationThrottle;
   const windowStart = Math.floor(now.getTime() / 1000 / windowSeconds) * windowSeconds;
-  const subjects = subjectsOf(request.activationId, sourceIp);
-  const failures = await registrationFailures(context.db, subjects, windowStart);
-  const throttled = failures.some(
-    (count, i) =>
-      count >=
-      (subjects[i]?.scope === 'activation'
-        ? registrationThrottle.perActivation
-        : registrationThrottle.perSourceIp),
-  );
-  if (throttled) {
-    throw tooManyFailures(Math.max(1, Math.ceil(windowStart + windowSeconds - now.getTime() / 1000)));
-  }
   const activation = isActivationId(request.activationId)
     ? await getActivation(context.db, request.activationId)
     : undefined;
   const codeHash = hashSecret(request.activationCode);
-  // Same answer for an unknown id and a wrong code: the caller learns nothing about which it was.
-  if (!activation || !sameHash(activation.codeHash, codeHash)) {
-    await countRegistrationFailure(context.db, subjects, windowStart, windowSeconds);
-    throw invalidActivation();
+  const rightCode = activation !== undefined && sameHash(activation.codeHash, codeHash);
+  // The code is compared first but its outcome is told only once the throttle has admitted the
+  // attempt, in one conditional write per subject: a wrong code takes one of the limit's places (so
+  // parallel guesses cannot all be judged, as they were when the count was read, checked and then
+  // incremented), a right code takes none and only checks, the same way, that the limit is not
+  // reached (so a fleet registering at once does not throttle itself). A throttled attempt is
+  // answered 429 whatever its code.
+  const admitted = await admitRegistrationAttempt(
+    context.db,
+    subjectsOf(request.activationId, sourceIp),
+    windowStart,
+    windowSeconds,
+    { id: newId(), rightCode },
+  );
+  if (!admitted) {
+    throw tooManyFailures(Math.max(1, Math.ceil(windowStart + windowSeconds - now.getTime() / 1000)));
   }
+  // Same answer for an unknown id and a wrong code: the caller learns nothing about which it was.
+  if (!activation || !rightCode) throw invalidActivation();
   if (Date.parse(activation.expiresAt) <= now.getTime()) {
     throw new BerthError('ActivationExpired', 'auth', 'The activation has expired.');
   }
