@@ -73,7 +73,7 @@ const isAtLimit = (db: Db, subject: RegistrationSubject, window: Window) =>
     ),
   );
 
-/** Takes a counted attempt back (idempotent: removing an id twice removes it once). */
+/** Takes a counted attempt back (idempotent: removing an id twice, or one never added, changes nothing more). */
 const uncountFailedAttempt = (db: Db, subject: RegistrationSubject, window: Window, attemptId: string) =>
   conditionally(() =>
     db.doc.send(
@@ -105,16 +105,18 @@ export const admitRegistrationAttempt = async (
   attempt: RegistrationAttempt,
 ): Promise<boolean> => {
   const window = { start: windowStart, seconds: windowSeconds };
-  const counted: RegistrationSubject[] = [];
+  const passed: RegistrationSubject[] = [];
   for (const subject of subjects) {
     const admitted = attempt.rightCode
       ? !(await isAtLimit(db, subject, window))
       : await countFailedAttempt(db, subject, window, attempt.id);
     if (!admitted) {
-      await Promise.all(counted.map((done) => uncountFailedAttempt(db, done, window, attempt.id)));
+      // For a right code too, whose id is in no set: the same requests either way, so the time a
+      // throttled answer takes does not tell a right code from a wrong one.
+      await Promise.all(passed.map((done) => uncountFailedAttempt(db, done, window, attempt.id)));
       return false;
     }
-    if (!attempt.rightCode) counted.push(subject);
+    passed.push(subject);
   }
   return true;
 };

@@ -197,6 +197,28 @@ describe('activation codes guessed in parallel', () => {
     ).toEqual([]);
   });
 
+  it("refuses the right code when its address is throttled, leaving its activation's count as it was", async () => {
+    // Prepare: two wrong codes for the activation, then the address's limit used up with unknown ids.
+    const target = await activation();
+    freshWindow();
+    const wrong = await burst([0, 1].map((i) => ({ id: target.id, code: `wrong-${i}` })));
+    const unknown = await burst(
+      Array.from({ length: perSourceIp - 2 }, (_, i) => ({
+        id: `00000000-0000-4000-a000-${String(lastWindow % 1e6).padStart(6, '0')}${String(i).padStart(6, '0')}`,
+        code: 'guess',
+      })),
+    );
+
+    // Act
+    const rightCode = await register(berth, target.id, target.code);
+
+    // Assess
+    expect(statusCounts([...wrong, ...unknown])).toEqual({ 401: perSourceIp });
+    expect(rightCode.status).toBe(429);
+    expect(await countedFor(`REGFAIL#ACTIVATION#${target.id}`)).toBe(2);
+    expect(await registrationsOf(target.id)).toBe(0);
+  });
+
   it('counts a wrong code once when the answer to its counting write is lost and the SDK retries it', async () => {
     // Prepare
     const target = await activation();
