@@ -12,6 +12,25 @@ const portOption = (value: string): number => {
   return port;
 };
 
+/** `path` as one shell word. */
+const shellWord = (path: string) => `'${path.replaceAll("'", `'\\''`)}'`;
+
+/** A shell expression that reads the admin secret from its file, so it need not be printed. */
+const secretFromFile = (file: string) =>
+  `"$(sed -n 's/.*"secretAccessKey": *"\\([^"]*\\)".*/\\1/p' ${shellWord(file)})"`;
+
+/**
+ * Where the admin secret is, said once: like an AWS secret access key, it is printed only when it
+ * is created (scrollback, CI logs and terminal recordings keep what a start prints); later starts
+ * read it from the file instead.
+ */
+const secretNote = (created: boolean, file: string | undefined) => {
+  if (!file) return '';
+  return created
+    ? ` (a new key pair: its secret is shown only now, and kept in ${file})`
+    : ` (the secret is read from ${file}, not shown)`;
+};
+
 const program = new Command('berth').description(
   'Berth: a self-hosted container control plane that speaks the ECS API.',
 );
@@ -34,14 +53,18 @@ program
         options.inMemory ? 'Starting Berth (in memory)…' : `Starting Berth (data in ${options.dataDir})…`,
       );
       const host = await startLocalHost(options);
-      const { credentials, endpoint, region } = host;
+      const { credentials, credentialsFile, endpoint, region } = host;
       console.log(`
 Berth is up at ${endpoint}${host.dataDir ? ` (data: ${host.dataDir})` : ''}
 
-Point the AWS CLI or an SDK at it:
+Point the AWS CLI or an SDK at it${secretNote(host.credentialsCreated, credentialsFile)}:
 
   export AWS_ACCESS_KEY_ID=${credentials.accessKeyId}
-  export AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}
+  export AWS_SECRET_ACCESS_KEY=${
+    host.credentialsCreated || !credentialsFile
+      ? credentials.secretAccessKey
+      : secretFromFile(credentialsFile)
+  }
   export AWS_REGION=${region} AWS_DEFAULT_REGION=${region}
   aws ecs --endpoint-url ${endpoint} list-clusters
 

@@ -1,5 +1,13 @@
 import { createHmac } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
@@ -55,6 +63,10 @@ export type LocalHost = {
   port: number;
   region: string;
   credentials: AccessKeyPair;
+  /** True when the admin key pair was made by this start (the only time its secret is shown). */
+  credentialsCreated: boolean;
+  /** The file the admin key pair is kept in (0600); absent in memory or with `adminKeys`. */
+  credentialsFile?: string;
   dataDir?: string;
   dynamoEndpoint: string;
   config: BerthConfig;
@@ -68,14 +80,35 @@ export type LocalHost = {
 };
 
 /** The admin key pair: created on first start and kept (0600) in the data dir. */
-const loadOrCreateKeys = (dataDir: string | undefined): AccessKeyPair => {
-  if (!dataDir) return newAccessKeyPair();
+const loadOrCreateKeys = (
+  dataDir: string | undefined,
+): { pair: AccessKeyPair; created: boolean; file?: string } => {
+  if (!dataDir) return { pair: newAccessKeyPair(), created: true };
   const file = join(dataDir, 'credentials.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as AccessKeyPair;
+  if (existsSync(file)) {
+    return { pair: JSON.parse(readFileSync(file, 'utf8')) as AccessKeyPair, created: false, file };
+  }
   const pair = newAccessKeyPair();
   writeFileSync(file, `${JSON.stringify(pair, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return pair;
+  return { pair, created: true, file };
+};
+
+/**
+ * Makes the data dir its user's alone: it holds the admin secret and, in DynamoDB's files, task
+ * definitions' secrets. Every start does it (directories 0700, files 0600), whatever an older
+ * Berth, a copy or a umask left; files made later are created 0600 too (the keys, the checkpoint,
+ * and DynamoDB Local's under the umask 077 it is started with). Symlinks are left as they are:
+ * what they point at is not the data dir's.
+ */
+const restrictDataDir = (dir: string): void => {
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const stat = lstatSync(path);
+    if (stat.isDirectory()) restrictDataDir(path);
+    else if (stat.isFile()) chmodSync(path, 0o600);
+  }
 };
 
 /** The reconciler handler, reporting each batch's size and duration when asked (benchmarks). */
@@ -108,8 +141,14 @@ const starting = (): Promise<HttpResponse> =>
  */
 export const startLocalHost = async (options: LocalHostOptions = {}): Promise<LocalHost> => {
   const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? '.berth');
-  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const credentials = options.adminKeys ?? loadOrCreateKeys(dataDir);
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    restrictDataDir(dataDir);
+  }
+  const keys = options.adminKeys
+    ? { pair: options.adminKeys, created: false, file: undefined }
+    : loadOrCreateKeys(dataDir);
+  const credentials = keys.pair;
   const config: BerthConfig = {
     ...defaultConfig,
     region: options.region ?? defaultConfig.region,
@@ -230,6 +269,8 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       port,
       region: config.region,
       credentials,
+      credentialsCreated: keys.created,
+      ...(keys.file ? { credentialsFile: keys.file } : {}),
       dataDir,
       dynamoEndpoint,
       config,

@@ -1,4 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = new URL('../../', import.meta.url).pathname;
@@ -235,5 +238,50 @@ describe('berth up', { timeout: 60_000 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(groupAlive(berth.child.pid as number)).toBe(false);
+  });
+});
+
+describe('berth up on a data dir', { timeout: 90_000 }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-data-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /** One start on the data dir, stopped once it is up: what it printed. */
+  const startAndStop = async (): Promise<string> => {
+    const run = berthUp('--data-dir', dataDir, '--port', '0');
+    await waitFor(run, /Press Ctrl-C/, 60_000);
+    process.kill(run.child.pid as number, 'SIGINT');
+    expect(await run.exited).toBe(0);
+    return run.output();
+  };
+
+  /** The value the printed export lines give AWS_SECRET_ACCESS_KEY in a shell. */
+  const exportedSecret = (output: string) =>
+    new Promise<string>((resolve, reject) => {
+      const exports = output
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line.startsWith('export '))
+        .join('\n');
+      execFile('bash', ['-c', `set -e\n${exports}\nprintf %s "$AWS_SECRET_ACCESS_KEY"`], (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      );
+    });
+
+  it('prints the secret when it creates the key pair, and only the file it is kept in afterwards', async () => {
+    // Act
+    const first = await startAndStop();
+    const second = await startAndStop();
+
+    // Assess
+    const file = join(dataDir, 'credentials.json');
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+    expect(first).toContain(`export AWS_SECRET_ACCESS_KEY=${stored.secretAccessKey}\n`);
+    expect(first).toContain(`kept in ${file}`);
+    expect(second).not.toContain(stored.secretAccessKey);
+    expect(second).toContain(`export AWS_ACCESS_KEY_ID=${stored.accessKeyId}\n`);
+    expect(second).toContain(`read from ${file}`);
+    // The later start's exports still work as printed: they read the secret from its file.
+    expect(await exportedSecret(first)).toBe(stored.secretAccessKey);
+    expect(await exportedSecret(second)).toBe(stored.secretAccessKey);
   });
 });

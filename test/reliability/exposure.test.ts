@@ -175,3 +175,24 @@ describe('DynamoDB Local', () => {
     expect(readFileSync(launcherClass).equals(readFileSync(compiled))).toBe(true);
   });
 });
+
+describe('the data dir', () => {
+  it('is created 0700 with every file 0600, those the JVM writes included', () => {
+    // Assess
+    expect(Object.keys(freshModes)).toEqual(
+      expect.arrayContaining(['.', 'credentials.json', 'dynamodb', 'dynamodb/shared-local-instance.db']),
+    );
+    for (const [path, mode] of Object.entries(freshModes)) {
+      expect([path, mode]).toEqual([path, statSync(join(dataDir, path)).isDirectory() ? '700' : '600']);
+    }
+  });
+
+  it('is made 0700 with every file 0600 when it existed open to everyone', () => {
+    // Assess: what the second start found at 0755/0644, and what it wrote since.
+    const modes = modesUnder(dataDir);
+    expect(Object.keys(modes)).toEqual(expect.arrayContaining(Object.keys(freshModes)));
+    for (const [path, mode] of Object.entries(modes)) {
+      expect([path, mode]).toEqual([path, statSync(join(dataDir, path)).isDirectory() ? '700' : '600']);
+    }
+  });
+});
