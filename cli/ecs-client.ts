@@ -22,7 +22,7 @@ export const explainClientError = (error: unknown): string => {
   // The message is the server's (or a proxy's) text: shown as it is, never obeyed.
   const message = printable(error instanceof Error ? error.message : String(error));
   if (name === 'CredentialsProviderError' || /credential/i.test(message)) {
-    return `${message}\nSet AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) to Berth's keys: \`berth up\` prints them.`;
+    return `${message}\nSet AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) to Berth's keys: \`berth up\` prints the lines that set them.`;
   }
   if (/region is missing/i.test(message))
     return `${message}\nSet AWS_REGION (Berth's region, us-east-1 unless chosen).`;
