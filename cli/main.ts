@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { LocalStartError } from '../local/dynamodb.ts';
 import { startLocalHost } from '../local/host.ts';
+import { defaultTransportLimits } from '../local/server.ts';
 import { addAgentCommand } from './agent.ts';
 import { addStatusCommand } from './status.ts';
 import { addWatchCommand } from './watch.ts';
@@ -10,6 +11,12 @@ const portOption = (value: string): number => {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidArgumentError('a port is 0-65535.');
   return port;
+};
+
+const countOption = (value: string): number => {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError('a whole number, 1 or more.');
+  return count;
 };
 
 /** `path` as one shell word. */
@@ -47,12 +54,28 @@ program
   )
   .option('--in-memory', 'keep nothing on disk (fresh keys and data each start)', false)
   .option('--region <region>', 'the region in ARNs and signatures', process.env.BERTH_REGION ?? 'us-east-1')
+  .option(
+    '--max-connections <n>',
+    'open HTTP connections beyond this are closed (env BERTH_MAX_CONNECTIONS; each agent holds a few)',
+    countOption,
+    Number(process.env.BERTH_MAX_CONNECTIONS ?? defaultTransportLimits.maxConnections),
+  )
   .action(
-    async (options: { port: number; host: string; dataDir: string; inMemory: boolean; region: string }) => {
+    async (options: {
+      port: number;
+      host: string;
+      dataDir: string;
+      inMemory: boolean;
+      region: string;
+      maxConnections: number;
+    }) => {
       console.log(
         options.inMemory ? 'Starting Berth (in memory)…' : `Starting Berth (data in ${options.dataDir})…`,
       );
-      const host = await startLocalHost(options);
+      const host = await startLocalHost({
+        ...options,
+        transportLimits: { maxConnections: options.maxConnections },
+      });
       const { credentials, credentialsFile, endpoint, region } = host;
       console.log(`
 Berth is up at ${endpoint}${host.dataDir ? ` (data: ${host.dataDir})` : ''}

@@ -7,6 +7,11 @@ export type HttpRequest = {
   /** Lower-cased header names. */
   headers: Record<string, string | undefined>;
   body: string;
+  /**
+   * The transport stopped reading the body once it was known to pass the limit (`berth up`: a
+   * chunked body may never end); `body` is not the whole of it, and the request is refused.
+   */
+  bodyTooLarge?: boolean;
   /** Where the request came from, for rate limits and logs. */
   sourceIp?: string;
 };

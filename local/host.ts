@@ -28,7 +28,7 @@ import { createReconcilerHandler } from '../functions/reconciler.ts';
 import { localAgentFiles } from './agent-files.ts';
 import { LocalDoorbell } from './doorbell.ts';
 import { ensureTable, startDynamoDbLocal } from './dynamodb.ts';
-import { createHttpServer, listen } from './server.ts';
+import { createHttpServer, listen, type TransportLimits } from './server.ts';
 import { type StreamHandler, startStreamPoller } from './stream-poller.ts';
 
 export type LocalHostOptions = {
@@ -54,6 +54,8 @@ export type LocalHostOptions = {
   dbFaults?: DbFaults;
   /** Called after each HTTP response with its route and duration (benchmarks count requests). */
   onRequest?: (route: string, ms: number) => void;
+  /** Header and request timeouts and the connection cap of the HTTP server (defaults in server.ts). */
+  transportLimits?: Partial<TransportLimits>;
   /** Called after each stream batch the reconciler handled, with its size and duration. */
   onStreamBatch?: (records: number, ms: number) => void;
 };
@@ -170,6 +172,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
   const server = createHttpServer(
     { operator: (r) => route.operator(r), agent: (r) => route.agent(r) },
     options.onRequest,
+    options.transportLimits,
   );
   const host = options.host ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 9400, host);

@@ -87,7 +87,7 @@ const parseSyncRequest = (body: unknown): SyncRequest => {
 export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest): Promise<HttpResponse> => {
   const route = `${request.method} ${request.path}`;
   try {
-    if (Buffer.byteLength(request.body) > maxRequestBytes) {
+    if (request.bodyTooLarge || Buffer.byteLength(request.body) > maxRequestBytes) {
       throw new BerthError(
         'InvalidRequest',
         'input',

@@ -71,7 +71,7 @@ export const handleOperatorRequest = async (
   const requestId = randomUUID();
   const target = request.headers['x-amz-target'];
   try {
-    if (Buffer.byteLength(request.body) > maxRequestBytes) {
+    if (request.bodyTooLarge || Buffer.byteLength(request.body) > maxRequestBytes) {
       throw clientError(`The request body is larger than ${maxRequestBytes} bytes.`);
     }
     if (request.method !== 'POST') {
