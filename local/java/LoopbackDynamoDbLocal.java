@@ -15,7 +15,7 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * starts it. Telemetry is not configured, so none is sent (Berth runs air-gapped too).
  *
  * <p>Built with {@code npm run build:java}; the compiled class is committed because a machine may
- * have only a JRE, and test/unit/loopback-launcher.test.ts checks that it matches this source.
+ * have only a JRE, and test/reliability/exposure.test.ts checks that it matches this source.
  */
 public final class LoopbackDynamoDbLocal {
   private static final String LOOPBACK = "127.0.0.1";

@@ -89,6 +89,13 @@ const listeningAddresses = (port: number): string[] =>
       .map((fields) => procAddress(fields[1]?.split(':')[0] ?? '')),
   );
 
+/** A class file's members and bytecode as javap prints them, without constant pool indexes. */
+const disassembled = (classFile: string) =>
+  execFileSync('javap', ['-p', '-c', '-constants', classFile], { encoding: 'utf8' }).replace(
+    /#\d+(,\s*\d+)?/g,
+    '#',
+  );
+
 beforeAll(async () => {
   // First start on a fresh dir: everything it and the JVM create is checked as it was made.
   const first = await startLocalHost({ dataDir, port: 0 });
@@ -155,7 +162,7 @@ describe('DynamoDB Local', () => {
     );
   });
 
-  it('is started by a committed launcher class compiled from its source', () => {
+  it('runs from a committed launcher class that matches its source', () => {
     // Arrange: javac is needed only here (a JRE runs the committed class); say so instead of skipping.
     const javac = (() => {
       try {
@@ -171,8 +178,12 @@ describe('DynamoDB Local', () => {
     // Act
     const compiled = compileLauncher(out);
 
-    // Assess: run `npm run build:java` when this fails after changing the source.
-    expect(readFileSync(launcherClass).equals(readFileSync(compiled))).toBe(true);
+    // Assess: run `npm run build:java` when this fails after changing the source. Another javac
+    // build may lay out the constant pool differently: then the members and every instruction
+    // (with the constants they load) must still be the same.
+    if (!readFileSync(launcherClass).equals(readFileSync(compiled))) {
+      expect(disassembled(compiled)).toBe(disassembled(launcherClass));
+    }
   });
 });
 
