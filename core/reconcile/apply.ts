@@ -32,7 +32,10 @@ export type ReconcileDeps = {
 
 export type ReconcileOutcome = { wrote: boolean; recheckAt?: string };
 
-/** Starts per pass: a transaction holds 100 items (a task, maybe its instance, the service). */
+/**
+ * Starts per pass: placing takes capacity under a condition on each instance, so a smaller batch
+ * loses fewer races with concurrent placements and releases.
+ */
 const maxStartsPerPass = 40;
 const maxAttempts = 8;
 /**
@@ -82,17 +85,41 @@ const buildWrite = async (
 ): Promise<{ write: UnitWrite; placementMessage?: string; truncated: boolean }> => {
   const write = emptyWrite(at);
   const byId = new Map(tasks.map((task) => [task.id, task]));
-  for (const stop of plan.stop) {
-    const task = byId.get(stop.taskId);
-    if (task) write.stops.push({ task, reason: stop.reason, stopCode: stop.stopCode });
-  }
+  // One transaction holds maxTransactionItems items: the service item, the plan's events and a
+  // possible placement-failure event first; then each finalize (its task), each stop (its task, and
+  // its instance's assignment bump once per instance) and each start (its task, its instance's claim
+  // once). What does not fit waits for the next pass, which re-plans from what this one wrote: every
+  // prefix of the plan is a valid write on its own (a stop asked for is one less to ask for).
+  let items = 2 + plan.events.length;
+  const instancesTouched = new Set<string>();
+  const take = (instanceId?: string): boolean => {
+    const cost = 1 + (instanceId !== undefined && !instancesTouched.has(instanceId) ? 1 : 0);
+    if (items + cost > maxTransactionItems) return false;
+    items += cost;
+    if (instanceId !== undefined) instancesTouched.add(instanceId);
+    return true;
+  };
+  let truncated = false;
   for (const finalize of plan.finalize) {
     const task = byId.get(finalize.taskId);
-    if (task) write.finalizes.push({ task, reason: finalize.reason });
+    if (!task) continue;
+    if (!take()) {
+      truncated = true;
+      break;
+    }
+    write.finalizes.push({ task, reason: finalize.reason });
+  }
+  for (const stop of plan.stop) {
+    const task = byId.get(stop.taskId);
+    if (!task) continue;
+    if (!take(task.instanceId)) {
+      truncated = true;
+      break;
+    }
+    write.stops.push({ task, reason: stop.reason, stopCode: stop.stopCode });
   }
   let sequence = service.taskSequence;
   let placementMessage: string | undefined;
-  let truncated = false;
   const views = instances.map(placementViewOf);
   for (const start of plan.start) {
     const definition = await definitionOf(deps.db, deps.config, start.family, start.revision);
@@ -100,10 +127,8 @@ const buildWrite = async (
       placementMessage = `its task definition ${start.family}:${start.revision} is missing.`;
       continue;
     }
-    const room = Math.max(
-      0,
-      Math.min(maxStartsPerPass, maxTransactionItems - 10 - write.stops.length) - write.newTasks.length,
-    );
+    // Each start needs at least its task's item, at most that and its instance's.
+    const room = Math.max(0, Math.min(maxStartsPerPass - write.newTasks.length, maxTransactionItems - items));
     const count = Math.min(start.count, room);
     if (count < start.count) truncated = true;
     if (count === 0) break;
@@ -125,7 +150,14 @@ const buildWrite = async (
       views,
       count,
     );
+    let cut = false;
     for (const instanceId of result.placements) {
+      // A prefix of a placement is the placement of fewer tasks: the rest go in the next pass.
+      if (!take(instanceId)) {
+        cut = true;
+        truncated = true;
+        break;
+      }
       sequence += 1;
       write.newTasks.push(
         newTaskRecord({
@@ -142,7 +174,8 @@ const buildWrite = async (
         }),
       );
     }
-    if (result.failure) placementMessage = result.failure.message;
+    // Why the task after the placed ones could not be placed: not known when the write was cut first.
+    if (result.failure && !cut) placementMessage = result.failure.message;
   }
   const events = [...plan.events];
   const serviceSet: Record<string, unknown> = { ...plan.service };
@@ -219,8 +252,8 @@ const reconcilePass = async (deps: ReconcileDeps, cluster: string, name: string,
  * Reconciles one service: re-reads it and its tasks consistently, decides with the pure
  * reconcileService, writes the decision guarded by the service version, and on a conflict
  * (someone else wrote first) reads again and decides again — up to maxAttempts conflicts in a row.
- * A plan with more starts than one transaction holds is written in passes, up to maxWritesPerCall,
- * rather than a stream hop apart.
+ * A plan with more starts, stops or finalizes than one transaction holds is written in passes, up
+ * to maxWritesPerCall; the stream record of the last one carries the rest into the next call.
  */
 export const reconcileServiceUnit = async (
   deps: ReconcileDeps,
@@ -269,10 +302,13 @@ export const settleInstance = async (
   let wrote = false;
   if (!instance || instance.status === 'INACTIVE') {
     const standalone = assigned.filter((task) => !task.serviceName && task.lastStatus !== 'STOPPED');
-    if (standalone.length > 0) {
+    // Each task's finalize stands alone (no service guards it): as many transactions as it takes.
+    for (let from = 0; from < standalone.length; from += maxTransactionItems) {
       const write = emptyWrite(now.toISOString());
-      write.finalizes = standalone.map((task) => ({ task, reason: 'Container instance was deregistered.' }));
-      wrote = (await writeUnit(deps.db, write)).ok;
+      write.finalizes = standalone
+        .slice(from, from + maxTransactionItems)
+        .map((task) => ({ task, reason: 'Container instance was deregistered.' }));
+      if ((await writeUnit(deps.db, write)).ok) wrote = true;
     }
   }
   const withTasksHere = new Set(assigned.filter((t) => t.lastStatus !== 'STOPPED').map((t) => t.serviceName));
