@@ -10,6 +10,9 @@ import {
 import { keys, taskRef } from './keys.ts';
 import { taskKey } from './tasks.ts';
 
+/** Times a release may find its group counter moved by concurrent placements and releases. */
+const maxGroupFlips = 10;
+
 /** The task fields an agent report may change. */
 export type ReportChanges = Partial<
   Pick<
@@ -32,7 +35,8 @@ export type ReportChanges = Partial<
 /**
  * Applies one agent report to its task, once: the write is conditioned on the report's seq being
  * newer than the last applied, so a replayed or reordered report changes nothing. A report that
- * stops the task gives its reservation back to the instance in the same transaction.
+ * stops the task gives its reservation back to the instance in the same transaction, and removes
+ * the task's group counter from the instance when it was the group's last task there.
  */
 export const applyReport = async (
   db: Db,
@@ -41,6 +45,8 @@ export const applyReport = async (
   changes: ReportChanges,
   at: string,
   release: boolean,
+  /** The task's group counter on its instance as the caller read it (a hint: conditions decide). */
+  knownGroupCount?: number,
 ): Promise<'applied' | 'stale'> => {
   const entries = Object.entries(changes).filter(([, value]) => value !== undefined);
   const names: Record<string, string> = { '#version': 'version' };
@@ -87,24 +93,39 @@ export const applyReport = async (
       instanceValues[':portsUdp'] = new Set(reservation.portsUdp);
       deletes.push('usedPortsUdp :portsUdp');
     }
-    await retryOnConflict(() =>
-      db.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Update: taskUpdate },
-            {
-              Update: {
-                TableName: db.table,
-                Key: keys.containerInstance(task.cluster, task.instanceId),
-                UpdateExpression: `SET #remaining.cpu = #remaining.cpu + :cpu, #remaining.memory = #remaining.memory + :memory, liveTasksCount = liveTasksCount - :one, #groups.#g = #groups.#g - :one, updatedAt = :at DELETE ${deletes.join(', ')}`,
-                ExpressionAttributeNames: instanceNames,
-                ExpressionAttributeValues: instanceValues,
-              },
-            },
-          ],
-        }),
-      ),
-    );
+    // The task's group counter goes with its last task: a counter left at 0 would stay in the item
+    // for good (one per distinct RunTask group). An update cannot remove conditionally, so each
+    // attempt takes one side — decrement while above 1, remove at 1 (or when missing) — under that
+    // condition, starting from the count the caller read; a refused side means the other holds now.
+    let removeGroup = (knownGroupCount ?? 2) <= 1;
+    for (let flips = 0; ; flips++) {
+      const groupPart = removeGroup ? '' : ', #groups.#g = #groups.#g - :one';
+      const instanceUpdate = {
+        TableName: db.table,
+        Key: keys.containerInstance(task.cluster, task.instanceId),
+        UpdateExpression: `SET #remaining.cpu = #remaining.cpu + :cpu, #remaining.memory = #remaining.memory + :memory, liveTasksCount = liveTasksCount - :one${groupPart}, updatedAt = :at${removeGroup ? ' REMOVE #groups.#g' : ''} DELETE ${deletes.join(', ')}`,
+        ConditionExpression: removeGroup
+          ? 'attribute_not_exists(#groups.#g) OR #groups.#g <= :one'
+          : '#groups.#g > :one',
+        ExpressionAttributeNames: instanceNames,
+        ExpressionAttributeValues: instanceValues,
+      };
+      try {
+        await retryOnConflict(() =>
+          db.doc.send(
+            new TransactWriteCommand({
+              TransactItems: [{ Update: taskUpdate }, { Update: instanceUpdate }],
+            }),
+          ),
+        );
+        break;
+      } catch (error) {
+        const codes = isTransactionCanceled(error) ? cancellationCodes(error) : [];
+        const groupMoved = codes[0] !== 'ConditionalCheckFailed' && codes[1] === 'ConditionalCheckFailed';
+        if (!groupMoved || flips >= maxGroupFlips) throw error;
+        removeGroup = !removeGroup;
+      }
+    }
     return 'applied';
   } catch (error) {
     if (isConditionFailed(error)) return 'stale';

@@ -1,5 +1,8 @@
 /** Recognises DynamoDB's condition and transaction failures without leaking SDK types. */
-type AwsError = { name?: string; CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] };
+type AwsError = {
+  name?: string;
+  CancellationReasons?: { Code?: string; Message?: string; Item?: Record<string, unknown> }[];
+};
 
 export const isConditionFailed = (error: unknown): boolean =>
   (error as AwsError)?.name === 'ConditionalCheckFailedException';
@@ -10,6 +13,18 @@ export const isTransactionCanceled = (error: unknown): boolean =>
 /** The per-item reason codes of a cancelled transaction, in the order of its items. */
 export const cancellationCodes = (error: unknown): string[] =>
   ((error as AwsError)?.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+
+/**
+ * The items of a cancelled transaction that DynamoDB refused because the write would take them past
+ * its 400 KB item size (reason code ValidationError; its message is the only thing telling this
+ * refusal from the other validation errors, which are Berth's bugs and stay errors).
+ */
+export const itemTooLargeIndexes = (error: unknown): number[] =>
+  isTransactionCanceled(error)
+    ? ((error as AwsError).CancellationReasons ?? []).flatMap((reason, index) =>
+        reason.Code === 'ValidationError' && /item size/i.test(reason.Message ?? '') ? [index] : [],
+      )
+    : [];
 
 /** A cancelled transaction that lost a race with another one (worth retrying as it is). */
 export const isTransactionConflict = (error: unknown): boolean =>

@@ -1,8 +1,14 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { instanceLimits } from '../model/container-instance.ts';
 import type { ServiceEvent } from '../model/service.ts';
 import type { Reservation, StopCode, TaskRecord } from '../model/task.ts';
 import type { Db } from './client.ts';
-import { cancellationCodes, isTransactionCanceled, isTransactionConflict } from './conditions.ts';
+import {
+  cancellationCodes,
+  isTransactionCanceled,
+  isTransactionConflict,
+  itemTooLargeIndexes,
+} from './conditions.ts';
 import { keys, taskRef } from './keys.ts';
 import { taskKey } from './tasks.ts';
 
@@ -12,6 +18,15 @@ type TransactItem = NonNullable<
 
 /** DynamoDB's limit on items in one transaction. */
 export const maxTransactionItems = 100;
+/** Zero counters one claim removes at most (each adds a name and a condition; expressions are ≤ 4 KB). */
+export const maxZeroGroupsPerWrite = 40;
+
+/** The group counters of an instance that are at 0 (or below): what a claim may remove. */
+export const zeroGroupsOf = (groups: Readonly<Record<string, number>> | undefined): string[] =>
+  Object.entries(groups ?? {})
+    .filter(([, count]) => count <= 0)
+    .map(([group]) => group)
+    .slice(0, maxZeroGroupsPerWrite);
 
 export type InstanceDelta = {
   cluster: string;
@@ -29,6 +44,11 @@ export type UnitWrite = {
   /** Tasks whose instance is gone for good: STOPPED without waiting for an agent. */
   finalizes: { task: TaskRecord; reason: string }[];
   events: { cluster: string; service: string; event: ServiceEvent }[];
+  /**
+   * Group counters at 0 seen on instances this write places on (left by releases before zero
+   * counters were removed), removed with the claim while still 0: such an item shrinks as it is used.
+   */
+  zeroGroups?: Record<string, string[]>;
   /** An item that must not exist yet (RunTask's clientToken record), written with the rest. */
   guardItem?: Record<string, unknown> & { pk: string; sk: string };
   at: string;
@@ -73,6 +93,7 @@ const instanceUpdates = (write: UnitWrite, db: Db): TransactItem[] => {
     const values: Record<string, unknown> = { ':one': 1, ':at': write.at };
     const sets = ['assignmentVersion = assignmentVersion + :one', 'updatedAt = :at'];
     const adds: string[] = [];
+    const removes: string[] = [];
     const conditions = ['attribute_exists(pk)'];
     if (tasks.length > 0) {
       Object.assign(names, { '#status': 'status', '#remaining': 'remaining', '#groups': 'groups' });
@@ -91,12 +112,15 @@ const instanceUpdates = (write: UnitWrite, db: Db): TransactItem[] => {
         '#remaining.memory = #remaining.memory - :memory',
         'liveTasksCount = liveTasksCount + :count',
       );
-      // Capacity is a condition of the write itself: whatever runs concurrently, it never goes negative.
+      // Capacity is a condition of the write itself: whatever runs concurrently, it never goes negative,
+      // and the instance never holds more than instanceLimits (its item's size is bounded by them).
+      values[':taskRoom'] = instanceLimits.tasks - tasks.length;
       conditions.push(
         '#remaining.cpu >= :cpu',
         '#remaining.memory >= :memory',
         '#status = :active',
         'agentConnected = :true',
+        'liveTasksCount <= :taskRoom',
       );
       values[':refs'] = new Set(tasks.map((t) => taskRef(t.cluster, t.id, t.serviceName)));
       adds.push('liveTaskRefs :refs');
@@ -107,8 +131,18 @@ const instanceUpdates = (write: UnitWrite, db: Db): TransactItem[] => {
         values[`:g${i}`] = count;
         sets.push(`#groups.#g${i} = if_not_exists(#groups.#g${i}, :zero) + :g${i}`);
       });
+      const zeros = (write.zeroGroups?.[instanceId] ?? [])
+        .filter((group) => !groups.has(group))
+        .slice(0, maxZeroGroupsPerWrite);
+      zeros.forEach((group, i) => {
+        names[`#z${i}`] = group;
+        removes.push(`#groups.#z${i}`);
+        conditions.push(`#groups.#z${i} <= :zero`);
+      });
       if (ports.length) {
         values[':ports'] = new Set(ports);
+        values[':portRoom'] = instanceLimits.hostPorts - ports.length;
+        conditions.push('(attribute_not_exists(usedPorts) OR size(usedPorts) <= :portRoom)');
         adds.push('usedPorts :ports');
         ports.forEach((port, i) => {
           values[`:p${i}`] = port;
@@ -117,6 +151,8 @@ const instanceUpdates = (write: UnitWrite, db: Db): TransactItem[] => {
       }
       if (portsUdp.length) {
         values[':portsUdp'] = new Set(portsUdp);
+        values[':portUdpRoom'] = instanceLimits.hostPorts - portsUdp.length;
+        conditions.push('(attribute_not_exists(usedPortsUdp) OR size(usedPortsUdp) <= :portUdpRoom)');
         adds.push('usedPortsUdp :portsUdp');
         portsUdp.forEach((port, i) => {
           values[`:u${i}`] = port;
@@ -128,7 +164,7 @@ const instanceUpdates = (write: UnitWrite, db: Db): TransactItem[] => {
       Update: {
         TableName: db.table,
         Key: keys.containerInstance(cluster, instanceId),
-        UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+        UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
         ConditionExpression: conditions.join(' AND '),
         ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
         ExpressionAttributeValues: values,
@@ -242,11 +278,17 @@ export const stoppedTaskTtl = (at: string) => Math.floor(Date.parse(at) / 1000) 
 /** Events older than a week are dropped (ECS keeps the newest 100; DescribeServices reads those). */
 const eventRetentionSeconds = 7 * 24 * 3600;
 
-export type WriteOutcome = { ok: true } | { ok: false; reason: 'conflict' };
+export type WriteOutcome =
+  | { ok: true }
+  | { ok: false; reason: 'conflict' }
+  /** Instances whose items DynamoDB refused to grow past its item size: they can take no task now. */
+  | { ok: false; reason: 'instance-full'; instanceIds: string[] };
 
 /**
  * Writes a unit's decisions in one transaction. `conflict` means a condition no longer held
  * (the service changed, an instance filled up, a task moved on): re-read and decide again.
+ * `instance-full`: an instance's item would pass DynamoDB's item size (only an item from before
+ * instanceLimits can be that big): place elsewhere, or report the placement as failed.
  */
 export const writeUnit = async (db: Db, write: UnitWrite): Promise<WriteOutcome> => {
   const items = unitWriteItems(db, write);
@@ -258,6 +300,13 @@ export const writeUnit = async (db: Db, write: UnitWrite): Promise<WriteOutcome>
     if (isTransactionConflict(error)) return { ok: false, reason: 'conflict' };
     if (isTransactionCanceled(error) && cancellationCodes(error).includes('ConditionalCheckFailed')) {
       return { ok: false, reason: 'conflict' };
+    }
+    const tooLarge = itemTooLargeIndexes(error).map((index) => items[index]?.Update?.Key?.sk);
+    const instanceIds = tooLarge.flatMap((sk) =>
+      typeof sk === 'string' && sk.startsWith('INSTANCE#') ? [sk.slice('INSTANCE#'.length)] : [],
+    );
+    if (instanceIds.length > 0 && instanceIds.length === tooLarge.length) {
+      return { ok: false, reason: 'instance-full', instanceIds };
     }
     throw error;
   }

@@ -225,7 +225,15 @@ export const syncAgent = async (
   await Promise.all(
     [...folded.values()].map(async ({ task, changes, seq }) => {
       const release = changes.lastStatus === 'STOPPED' && !task.released;
-      const outcome = await applyReport(context.db, task, seq, changes, at, release);
+      const outcome = await applyReport(
+        context.db,
+        task,
+        seq,
+        changes,
+        at,
+        release,
+        instance.groups?.[task.group],
+      );
       if (outcome === 'applied') byId.set(task.id, { ...task, ...changes, reportSeq: seq } as TaskRecord);
     }),
   );

@@ -5,7 +5,7 @@ import { requireActiveCluster } from '../db/clusters.ts';
 import { allContainerInstances } from '../db/container-instances.ts';
 import { getRunTaskToken, runTaskTokenItem } from '../db/run-task-tokens.ts';
 import { getTask, taskSummaries } from '../db/tasks.ts';
-import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
+import { emptyWrite, writeUnit, zeroGroupsOf } from '../db/unit-writes.ts';
 import { BerthError, clientError, invalidParameter, isBerthError } from '../errors.ts';
 import { clusterNameOf, scopedIdOf } from '../model/arn.ts';
 import type { PlacementConstraint, PlacementStrategy } from '../model/service.ts';
@@ -20,7 +20,7 @@ import {
 } from '../model/task-factory.ts';
 import { epochSeconds } from '../model/time.ts';
 import { type PlacementFailure, placeTasks } from '../placement/place.ts';
-import { placementViewOf } from '../reconcile/apply.ts';
+import { fullInstanceMessage, placementViewOf } from '../reconcile/apply.ts';
 import { defineAction } from './action.ts';
 import { findContainerInstance, pageOf } from './container-instances.ts';
 import type { ActionContext } from './context.ts';
@@ -126,10 +126,13 @@ const launch = async (
     clientToken?: { hash: string; paramsHash: string };
   },
 ) => {
+  // Instances whose items DynamoDB refused to grow: placed elsewhere, or the placement fails.
+  const full = new Set<string>();
   for (let attempt = 0; attempt < 10; attempt++) {
     const at = context.now();
     const instances = (await allContainerInstances(context.db, cluster)).filter(
-      (instance) => !options.onlyInstances || options.onlyInstances.includes(instance.id),
+      (instance) =>
+        (!options.onlyInstances || options.onlyInstances.includes(instance.id)) && !full.has(instance.id),
     );
     const result = placeTasks(
       {
@@ -164,7 +167,18 @@ const launch = async (
         at: at.toISOString(),
       }),
     );
-    const failures = result.failure ? [failureOutput(context, cluster, result.failure)] : [];
+    const [fullId] = full;
+    const failure: PlacementFailure | undefined =
+      result.failure && fullId
+        ? { reason: 'RESOURCE:TASKS', closestInstanceId: fullId, message: fullInstanceMessage(fullId) }
+        : result.failure;
+    const failures = failure ? [failureOutput(context, cluster, failure)] : [];
+    for (const instance of instances) {
+      const zeros = zeroGroupsOf(instance.groups);
+      if (zeros.length > 0 && write.newTasks.some((task) => task.instanceId === instance.id)) {
+        write.zeroGroups = { ...write.zeroGroups, [instance.id]: zeros };
+      }
+    }
     if (options.clientToken) {
       write.guardItem = runTaskTokenItem(
         cluster,
@@ -173,9 +187,14 @@ const launch = async (
         at,
       );
     }
-    if ((await writeUnit(context.db, write)).ok) {
+    const outcome = await writeUnit(context.db, write);
+    if (outcome.ok) {
       await Promise.all(write.newTasks.map((task) => context.doorbell?.ring(task.instanceId)));
       return { tasks: write.newTasks.map((task) => taskOutput(context, task, ['TAGS'])), failures };
+    }
+    if (outcome.reason === 'instance-full') {
+      for (const id of outcome.instanceIds) full.add(id);
+      continue;
     }
     if (options.clientToken) {
       const seen = await getRunTaskToken(context.db, cluster, options.clientToken.hash, at);

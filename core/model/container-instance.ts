@@ -21,6 +21,20 @@ export type Resources = {
 /** ECS reserves these host ports on every instance unless told otherwise. */
 export const defaultReservedPorts = [22, 2375, 2376, 51678, 51679] as const;
 
+/**
+ * What Berth places on one instance at most, so that its item stays well below DynamoDB's 400 KB
+ * whatever the names: each live task adds a ref (up to 552 bytes with 255-character cluster and
+ * service names) and perhaps a group counter (up to 266 bytes), each static host port a number.
+ * Placement refuses an instance at a limit, and the placement write holds it as a condition.
+ * core/db/README.md states the bound these give.
+ */
+export const instanceLimits = {
+  /** Live (not yet STOPPED) tasks. */
+  tasks: 250,
+  /** Host ports taken per protocol (TCP, UDP), the registered reserved ones included. */
+  hostPorts: 2048,
+} as const;
+
 export type ContainerInstanceRecord = {
   type: 'containerInstance';
   id: string;
@@ -41,7 +55,10 @@ export type ContainerInstanceRecord = {
   /** Host ports taken: the reserved ones plus the static ports of live tasks (absent when none). */
   usedPorts?: Set<number>;
   usedPortsUdp?: Set<number>;
-  /** Live tasks on the instance by task group, for distinctInstance, task:group and spread. */
+  /**
+   * Live tasks on the instance by task group, for distinctInstance, task:group and spread; a group
+   * whose last task is released is removed, so it holds at most liveTasksCount groups.
+   */
   groups: Record<string, number>;
   /** Tasks placed here and not yet STOPPED. */
   liveTasksCount: number;

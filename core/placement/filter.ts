@@ -4,6 +4,7 @@
  * knows ECS's failure reason and service-event wording, so the deepest check an instance got past
  * says why the task could not be placed ("the closest matching container-instance").
  */
+import { instanceLimits } from '../model/container-instance.ts';
 import type { PlacementConstraint } from '../model/service.ts';
 import { matchesQuery, parseQuery, type QueryExpression, type QuerySubject } from './query-language.ts';
 import type {
@@ -126,6 +127,19 @@ export const checksFor = (request: PlacementRequest): Check[] => {
         reservation.ports.every((port) => !candidate.ports.has(port)) &&
         reservation.portsUdp.every((port) => !candidate.portsUdp.has(port)),
       explain: 'is already using a port required by your task.',
+    },
+    // Berth's bounds on one instance (its item must stay below DynamoDB's item size).
+    {
+      reason: 'RESOURCE:PORTS',
+      passes: (candidate) =>
+        candidate.ports.size + reservation.ports.length <= instanceLimits.hostPorts &&
+        candidate.portsUdp.size + reservation.portsUdp.length <= instanceLimits.hostPorts,
+      explain: `has no room for more host ports (Berth keeps at most ${instanceLimits.hostPorts} per protocol on one container instance).`,
+    },
+    {
+      reason: 'RESOURCE:TASKS',
+      passes: (candidate) => candidate.taskGroups.length < instanceLimits.tasks,
+      explain: `already runs ${instanceLimits.tasks} tasks, as many as Berth places on one container instance.`,
     },
     ...(required.length > 0
       ? [

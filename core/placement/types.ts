@@ -36,11 +36,13 @@ export type PlacementRequest = {
   seed: number;
 };
 
-/** ECS's `failures[].reason` values that placement can produce. */
+/** ECS's `failures[].reason` values that placement can produce, and Berth's RESOURCE:TASKS. */
 export const PlacementFailureReasons = [
   'RESOURCE:CPU',
   'RESOURCE:MEMORY',
   'RESOURCE:PORTS',
+  /** Berth's own: the instance holds as many tasks as Berth places on one (instanceLimits). */
+  'RESOURCE:TASKS',
   'AGENT',
   'ATTRIBUTE',
   'MISSING',

@@ -3,8 +3,15 @@ import type { Db } from '../db/client.ts';
 import { allContainerInstances, getContainerInstance } from '../db/container-instances.ts';
 import { readServiceUnit, servicesOf } from '../db/services.ts';
 import { tasksOfInstance } from '../db/tasks.ts';
-import { emptyWrite, maxTransactionItems, type UnitWrite, writeUnit } from '../db/unit-writes.ts';
+import {
+  emptyWrite,
+  maxTransactionItems,
+  type UnitWrite,
+  writeUnit,
+  zeroGroupsOf,
+} from '../db/unit-writes.ts';
 import { definitionOf } from '../ecs/definition-cache.ts';
+import { BerthError } from '../errors.ts';
 import { arns } from '../model/arn.ts';
 import type { ContainerInstanceRecord } from '../model/container-instance.ts';
 import type { ServiceRecord } from '../model/service.ts';
@@ -68,6 +75,10 @@ const instanceViewOf = (instance: ContainerInstanceRecord & { disconnectedAt?: s
   ...(instance.disconnectedAt ? { disconnectedAt: instance.disconnectedAt } : {}),
 });
 
+/** ECS's placement-failure wording for an instance whose item DynamoDB refused to grow. */
+export const fullInstanceMessage = (instanceId: string) =>
+  `no container instance met all of its requirements. The closest matching container-instance ${instanceId} cannot record more tasks: its item is at DynamoDB's item size limit.`;
+
 const placementFailureEvent = (service: ServiceRecord, message: string) =>
   `(service ${service.name}) was unable to place a task because ${message}`;
 
@@ -82,6 +93,8 @@ const buildWrite = async (
   instances: ContainerInstanceRecord[],
   plan: ServicePlan,
   at: string,
+  /** Instances whose items DynamoDB refused to grow in this reconcile: they take nothing now. */
+  full: ReadonlySet<string>,
 ): Promise<{ write: UnitWrite; placementMessage?: string; truncated: boolean }> => {
   const write = emptyWrite(at);
   const byId = new Map(tasks.map((task) => [task.id, task]));
@@ -120,7 +133,8 @@ const buildWrite = async (
   }
   let sequence = service.taskSequence;
   let placementMessage: string | undefined;
-  const views = instances.map(placementViewOf);
+  const views = instances.filter((instance) => !full.has(instance.id)).map(placementViewOf);
+  const zeroGroups = new Map(instances.map((instance) => [instance.id, zeroGroupsOf(instance.groups)]));
   for (const start of plan.start) {
     const definition = await definitionOf(deps.db, deps.config, start.family, start.revision);
     if (!definition) {
@@ -175,7 +189,14 @@ const buildWrite = async (
       );
     }
     // Why the task after the placed ones could not be placed: not known when the write was cut first.
-    if (result.failure && !cut) placementMessage = result.failure.message;
+    if (result.failure && !cut) {
+      const [fullId] = full;
+      placementMessage = fullId ? fullInstanceMessage(fullId) : result.failure.message;
+    }
+  }
+  for (const task of write.newTasks) {
+    const zeros = zeroGroups.get(task.instanceId) ?? [];
+    if (zeros.length > 0) write.zeroGroups = { ...write.zeroGroups, [task.instanceId]: zeros };
   }
   const events = [...plan.events];
   const serviceSet: Record<string, unknown> = { ...plan.service };
@@ -216,9 +237,16 @@ const ringAll = async (deps: ReconcileDeps, write: UnitWrite) => {
 type Pass =
   | { kind: 'settled'; recheckAt?: string }
   | { kind: 'wrote'; truncated: boolean; recheckAt?: string }
-  | { kind: 'conflict' };
+  | { kind: 'conflict' }
+  | { kind: 'full'; instanceIds: string[] };
 
-const reconcilePass = async (deps: ReconcileDeps, cluster: string, name: string, at: Date): Promise<Pass> => {
+const reconcilePass = async (
+  deps: ReconcileDeps,
+  cluster: string,
+  name: string,
+  at: Date,
+  full: ReadonlySet<string>,
+): Promise<Pass> => {
   const { service, tasks } = await readServiceUnit(deps.db, cluster, name);
   if (!service || service.status === 'INACTIVE') return { kind: 'settled' };
   const instances = await allContainerInstances(deps.db, cluster);
@@ -232,6 +260,7 @@ const reconcilePass = async (deps: ReconcileDeps, cluster: string, name: string,
     instances,
     plan,
     at.toISOString(),
+    full,
   );
   const nothingToWrite =
     write.newTasks.length === 0 &&
@@ -240,7 +269,12 @@ const reconcilePass = async (deps: ReconcileDeps, cluster: string, name: string,
     write.events.length === 0 &&
     Object.keys(write.service?.set ?? {}).length === 0;
   if (nothingToWrite) return { kind: 'settled', recheckAt: plan.recheckAt };
-  if (!(await writeUnit(deps.db, write)).ok) return { kind: 'conflict' };
+  const outcome = await writeUnit(deps.db, write);
+  if (!outcome.ok) {
+    return outcome.reason === 'instance-full'
+      ? { kind: 'full', instanceIds: outcome.instanceIds }
+      : { kind: 'conflict' };
+  }
   deps.onMetric?.('TasksPlaced', write.newTasks.length);
   deps.onMetric?.('TasksStopped', write.stops.length + write.finalizes.length);
   if (placementMessage) deps.onMetric?.('PlacementFailures', 1);
@@ -263,9 +297,24 @@ export const reconcileServiceUnit = async (
   const now = deps.now ?? (() => new Date());
   let writes = 0;
   let conflicts = 0;
+  const full = new Set<string>();
   for (;;) {
-    const pass = await reconcilePass(deps, cluster, name, now());
+    const pass = await reconcilePass(deps, cluster, name, now(), full);
     if (pass.kind === 'settled') return { wrote: writes > 0, recheckAt: pass.recheckAt };
+    if (pass.kind === 'full') {
+      // Placed elsewhere or reported as a placement failure in the next pass; an instance refused
+      // again (its item full without a placement on it) is an error, not a loop.
+      const known = pass.instanceIds.filter((id) => full.has(id));
+      if (known.length > 0) {
+        throw new BerthError(
+          'ServerException',
+          'internal',
+          `container instance ${known[0]} of ${cluster} is at DynamoDB's item size limit`,
+        );
+      }
+      for (const id of pass.instanceIds) full.add(id);
+      continue;
+    }
     if (pass.kind === 'conflict') {
       deps.onMetric?.('ReconcileConflicts', 1);
       conflicts += 1;

@@ -34,6 +34,9 @@ type Held = {
   done: boolean;
 };
 
+/** The agent API's limit on reports in one sync (core/protocol/agent.ts). */
+const maxReportsPerSync = 200;
+
 /** Where an agent talks to; a function, so a control plane restarted elsewhere can be followed. */
 export type AgentTarget = { endpoint: () => string };
 
@@ -188,7 +191,11 @@ export class SimAgent {
     if (!this.connected) return undefined;
     // Containers that exited on their own since the last look.
     for (const held of this.held.values()) this.reportContainer(held);
-    const reports = [...this.replays.splice(0), ...[...this.held.values()].flatMap((held) => held.pending)];
+    // As the real agent (agent/agent.ts), at most 200 reports a sync: the rest go with the next.
+    const reports = [
+      ...this.replays.splice(0),
+      ...[...this.held.values()].flatMap((held) => held.pending),
+    ].slice(0, maxReportsPerSync);
     this.sent.push(...reports);
     let response: { status: number; body: unknown };
     try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type BerthError, isBerthError } from '../../core/errors.ts';
+import { instanceLimits } from '../../core/model/container-instance.ts';
 import type { PlacementConstraint, PlacementStrategy } from '../../core/model/service.ts';
 import {
   type PlacementInstance,
@@ -194,6 +195,45 @@ describe('placeTasks: resources', () => {
       closestInstanceId: 'i-a',
       message: closest('i-a', 'is already using a port required by your task.'),
     });
+  });
+
+  it("stops at an instance's limit of tasks and reports RESOURCE:TASKS", () => {
+    const nearlyFull = instance('i-a', {
+      remaining: { cpu: 1_000_000, memory: 1_000_000 },
+      tasks: tasksOf('family:other', instanceLimits.tasks - 2),
+    });
+
+    const result = placeTasks(request(), [nearlyFull], 5);
+
+    expect(result.placements).toEqual(['i-a', 'i-a']);
+    expect(result.failure).toEqual({
+      reason: 'RESOURCE:TASKS',
+      closestInstanceId: 'i-a',
+      message: closest(
+        'i-a',
+        `already runs ${instanceLimits.tasks} tasks, as many as Berth places on one container instance.`,
+      ),
+    });
+  });
+
+  it("keeps an instance's host ports within its limit per protocol", () => {
+    const ports = Array.from({ length: instanceLimits.hostPorts - 1 }, (_, i) => 10_000 + i);
+    const crowded = instance('i-a', { usedPorts: ports, usedPortsUdp: ports });
+
+    const one = placeTasks(
+      request({ reservation: { cpu: 0, memory: 0, ports: [80], portsUdp: [] } }),
+      [crowded],
+      1,
+    );
+    const two = placeTasks(
+      request({ reservation: { cpu: 0, memory: 0, ports: [], portsUdp: [80, 81] } }),
+      [crowded],
+      1,
+    );
+
+    expect(one.placements).toEqual(['i-a']);
+    expect(two.failure?.reason).toBe('RESOURCE:PORTS');
+    expect(two.failure?.message).toContain(`at most ${instanceLimits.hostPorts} per protocol`);
   });
 
   it('puts one task per instance when each task needs the same static port', () => {
