@@ -243,7 +243,7 @@ describe('the container-instance item', () => {
     const item = await instanceItem('legacy', agent.instanceId);
     expect(Object.values(item.groups).filter((count) => count === 0)).toHaveLength(1500 - 10 * 40);
     expect(sizeOf(item)).toBeLessThan(before - 90_000);
-    expect(safetyViolations(await clusterItems('legacy'))).toEqual([]);
+    expect(safetyViolations(await clusterItems('legacy'), { zeroGroupsAllowed: true })).toEqual([]);
   });
 
   it('answers a placement failure, not a 500, when DynamoDB refuses to grow the item', async () => {

@@ -63,13 +63,14 @@ export const ceilingOf = (service: ServiceRecord): number => {
  *   count; the ceiling also moves down with desiredCount, so `ceilings` may give the highest
  *   ceiling the service had while the caller was changing it);
  * - an instance is never over-committed: the reservations of its unreleased tasks add up to at most
- *   what it registered, and remaining = registered − that sum (CPU, memory, ports, groups, count);
+ *   what it registered, and remaining = registered − that sum (CPU, memory, ports, groups, count),
+ *   and no group counter is kept at 0 (unless `zeroGroupsAllowed`: an item an older Berth left);
  * - a task is stored once, on one instance, in the partition its keys say;
  * - a service's tasks all carry ids of its own placement sequence (no task from nowhere, none twice).
  */
 export const safetyViolations = (
   items: readonly TableItem[],
-  options: { ceilings?: Map<string, number> } = {},
+  options: { ceilings?: Map<string, number>; zeroGroupsAllowed?: boolean } = {},
 ): string[] => {
   const violations: string[] = [];
   const tasks = tasksIn(items);
@@ -132,6 +133,8 @@ export const safetyViolations = (
     const groups = new Map<string, number>();
     for (const task of holding) groups.set(task.group, (groups.get(task.group) ?? 0) + 1);
     for (const [group, count] of Object.entries(instance.groups ?? {})) {
+      // A group's counter goes with its last task: one kept at 0 would grow the item for good.
+      if (count === 0 && !options.zeroGroupsAllowed) violations.push(`${name}: group ${group} kept at 0`);
       if (count !== (groups.get(group) ?? 0))
         violations.push(`${name}: group ${group} counted ${count}, ${groups.get(group) ?? 0} hold it`);
     }
