@@ -1,7 +1,9 @@
 import {
   CreateServiceCommand,
   DeleteServiceCommand,
+  DeregisterContainerInstanceCommand,
   DescribeServicesCommand,
+  RunTaskCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -143,6 +145,32 @@ describe('a change that stops more tasks than one transaction holds', () => {
     expect(described.services?.[0]?.status).toBe('INACTIVE');
     expect(safetyViolations(await clusterItems('delete'))).toEqual([]);
     expect(agents.flatMap((agent) => agent.host.running())).toEqual([]);
+  });
+
+  it('finalizes the 130 service and 120 standalone tasks of an instance deregistered with force', async () => {
+    // Prepare: one machine running a service's 130 tasks and 120 tasks of RunTask (250: its limit).
+    const agents = await simFleet(berth, 'gone', 1, { cpu: 8192, memory: 8192 });
+    await registerFamily(berth.ecs, 'gone-app', 16);
+    await runningService('gone', agents, 130);
+    for (let i = 0; i < 12; i++) {
+      await berth.ecs.send(new RunTaskCommand({ cluster: 'gone', taskDefinition: 'gone-app', count: 10 }));
+    }
+    await settleFleet([berth], () => agents);
+    const instanceId = agents[0]?.instanceId ?? '';
+
+    // Act
+    await berth.ecs.send(
+      new DeregisterContainerInstanceCommand({ cluster: 'gone', containerInstance: instanceId, force: true }),
+    );
+    await berth.drain();
+
+    // Assess: every task STOPPED without its agent, the service's and the standalone ones.
+    const tasks = tasksIn(await clusterItems('gone'));
+    expect(tasks).toHaveLength(250);
+    const count = (service: boolean) =>
+      tasks.filter((task) => Boolean(task.serviceName) === service && task.lastStatus === 'STOPPED').length;
+    expect([count(true), count(false)]).toEqual([130, 120]);
+    expect(await serviceState(berth.ecs, 'gone', 'web')).toMatchObject({ runningCount: 0, pendingCount: 0 });
   });
 
   it('scales a 1,000-task service to 0 in bounded reconciles', async () => {
