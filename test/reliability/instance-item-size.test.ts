@@ -126,6 +126,7 @@ describe('the container-instance item', () => {
     expect(last.failures).toEqual([]);
     expect(last.tasks).toHaveLength(1);
     const item = await instanceItem('groups', agent.instanceId);
+    console.log(`1,600 RunTask groups later: instance item ~${sizeOf(item)} bytes`);
     expect(item.groups).toEqual({ 'one-more': 1 });
     expect(item.liveTasksCount).toBe(1);
     expect(sizeOf(item)).toBeLessThan(4_000);
@@ -159,6 +160,7 @@ describe('the container-instance item', () => {
     });
     for (const agent of agents) {
       const item = await instanceItem(cluster, agent.instanceId);
+      console.log(`255-character names, 225 tasks: instance item ~${sizeOf(item)} bytes`);
       expect(item.liveTasksCount).toBe(225);
       // 225 refs of ~552 bytes each and one group counter: about 125 KB.
       expect(sizeOf(item)).toBeLessThan(150_000);
@@ -193,6 +195,7 @@ describe('the container-instance item', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toContain(`already runs ${instanceLimits.tasks} tasks`);
     const item = await instanceItem(cluster, agents[0]?.instanceId ?? '');
+    console.log(`255-character names, ${instanceLimits.tasks} tasks: instance item ~${sizeOf(item)} bytes`);
     expect(item.liveTasksCount).toBe(instanceLimits.tasks);
     expect(sizeOf(item)).toBeLessThan(200_000);
     const refused = await berth.ecs.send(new RunTaskCommand({ cluster, taskDefinition: 'one-app' }));
