@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { BerthError, invalidParameter } from '../errors.ts';
+import { BerthError } from '../errors.ts';
 import type { ActionContext } from './context.ts';
 
 /** One ECS or SSM operation: its input schema and what it does. */
@@ -24,34 +24,66 @@ export const fieldPath = (path: readonly PropertyKey[]): string =>
 /** Deepest nesting of a request: real ECS requests stay under 10; DynamoDB stores 32 levels at most. */
 export const maxInputDepth = 24;
 
+/** What is wrong with a request that cannot be stored as it is, and where (when it is in one place). */
+type StorableProblem = { message: string; path?: readonly PropertyKey[] };
+
+type Pending = { value: unknown; depth: number; parent?: Pending; key?: PropertyKey };
+
+const pathOf = (entry: Pending): PropertyKey[] => {
+  const path: PropertyKey[] = [];
+  for (let at: Pending | undefined = entry; at?.parent; at = at.parent) path.push(at.key as PropertyKey);
+  return path.reverse();
+};
+
 /**
  * Whether a parsed JSON document can be stored as it is: nested at most `maxInputDepth` levels (a
- * deeper one would overflow recursive code or DynamoDB's 32-level limit) and with only numbers
- * DynamoDB and its marshaller accept. Iterative, so a hostile depth cannot overflow the stack here.
+ * deeper one would overflow recursive code or DynamoDB's 32-level limit), with only numbers
+ * DynamoDB and its marshaller accept, and every string and member name well-formed Unicode. JSON's
+ * `\ud800` escape yields a lone surrogate, which DynamoDB Local stores but then cannot read back in
+ * a member name: the item fails every Get, Query, stream read and write for good (real DynamoDB
+ * refuses the request instead). Iterative, so a hostile depth cannot overflow the stack here.
  */
-const storableProblem = (body: unknown): string | undefined => {
-  const pending: { value: unknown; depth: number }[] = [{ value: body, depth: 0 }];
+/** With the `u` flag a surrogate pair is one code point, so only a lone surrogate is `Cs`. */
+const loneSurrogate = /\p{Cs}/u;
+
+const storableProblem = (body: unknown): StorableProblem | undefined => {
+  const pending: Pending[] = [{ value: body, depth: 0 }];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const { value, depth } = next;
     if (typeof value === 'number') {
       const size = Math.abs(value);
       if (size > Number.MAX_SAFE_INTEGER || (size !== 0 && size < 1e-130))
-        return `the number ${value} is out of range`;
+        return { message: `the number ${value} is out of range`, path: pathOf(next) };
+    } else if (typeof value === 'string') {
+      if (loneSurrogate.test(value))
+        return { message: 'not well-formed Unicode (a lone surrogate)', path: pathOf(next) };
     } else if (value !== null && typeof value === 'object') {
-      if (depth >= maxInputDepth) return `the request is nested deeper than ${maxInputDepth} levels`;
+      if (depth >= maxInputDepth)
+        return { message: `the request is nested deeper than ${maxInputDepth} levels` };
       // The SDK's marshaller reads `constructor.name` to tell sets and maps from plain objects.
       const own = Object.getOwnPropertyDescriptor(value, 'constructor')?.value;
       if (own !== null && typeof own === 'object')
-        return 'an object member named constructor must not be an object';
+        return { message: 'an object member named constructor must not be an object', path: pathOf(next) };
       for (const name of Array.isArray(value) ? [] : Object.keys(value)) {
         // DynamoDB names are 1 to 65535 bytes; `__proto__` would not survive being copied.
         if (name === '' || name === '__proto__' || Buffer.byteLength(name) > 65_535) {
-          return `an object member may not be named ${JSON.stringify(name.slice(0, 20))}`;
+          return {
+            message: `an object member may not be named ${JSON.stringify(name.slice(0, 20))}`,
+            path: pathOf(next),
+          };
+        }
+        if (loneSurrogate.test(name)) {
+          return {
+            message: 'a member name is not well-formed Unicode (a lone surrogate)',
+            path: [...pathOf(next), name.replace(/\p{Cs}/gu, '\ufffd')],
+          };
         }
       }
-      for (const member of Array.isArray(value) ? value : Object.values(value)) {
-        pending.push({ value: member, depth: depth + 1 });
-      }
+      const entries: [PropertyKey, unknown][] = Array.isArray(value)
+        ? value.map((member, index) => [index, member])
+        : Object.entries(value);
+      for (const [key, member] of entries)
+        pending.push({ value: member, depth: depth + 1, parent: next, key });
     }
   }
   return undefined;
@@ -60,7 +92,15 @@ const storableProblem = (body: unknown): string | undefined => {
 /** Parses an action's input, turning the first schema problem into an InvalidParameterException. */
 export const parseInput = <Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> => {
   const problem = storableProblem(body);
-  if (problem) throw invalidParameter(`Invalid request: ${problem}.`);
+  if (problem) {
+    const field = problem.path?.length ? fieldPath(problem.path) : '';
+    throw new BerthError(
+      'InvalidParameterException',
+      'input',
+      field ? `Invalid parameter ${field}: ${problem.message}.` : `Invalid request: ${problem.message}.`,
+      { path: problem.path ?? [] } satisfies InputProblem,
+    );
+  }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

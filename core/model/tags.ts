@@ -10,15 +10,35 @@ export type TagMap = Record<string, string>;
 
 const maxTags = 50;
 
-/** ECS's tag rules: at most 50, keys 1–128, values 0–256, the `aws:` prefix reserved. */
+/** ECS's pattern for tag keys and values: letters, spaces, numbers and `_ . : / = + - @`. */
+const tagCharacters = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** ECS counts Unicode characters (code points), not UTF-16 units. */
+const characters = (text: string): number => [...text].length;
+
+/**
+ * ECS's tag rules: at most 50, keys 1–128 characters and values 0–256 of ECS's pattern, the
+ * `aws:` prefix reserved.
+ */
 export const checkTags = (tags: readonly Tag[], existing: TagMap = {}): TagMap => {
   const merged: TagMap = { ...existing };
   for (const [index, tag] of tags.entries()) {
-    if (tag.key.length < 1 || tag.key.length > 128) {
+    const value = tag.value ?? '';
+    if (characters(tag.key) < 1 || characters(tag.key) > 128) {
       throw invalidParameter(`tags[${index}].key must be 1 to 128 characters long.`);
     }
-    if ((tag.value ?? '').length > 256) {
+    if (characters(value) > 256) {
       throw invalidParameter(`tags[${index}].value must be at most 256 characters long.`);
+    }
+    if (!tagCharacters.test(tag.key)) {
+      throw invalidParameter(
+        `tags[${index}].key may hold only letters, numbers, spaces and _ . : / = + - @.`,
+      );
+    }
+    if (!tagCharacters.test(value)) {
+      throw invalidParameter(
+        `tags[${index}].value may hold only letters, numbers, spaces and _ . : / = + - @.`,
+      );
     }
     if (tag.key.toLowerCase().startsWith('aws:')) {
       throw invalidParameter(`tags[${index}].key: the aws: prefix is reserved for AWS use.`);
