@@ -64,10 +64,16 @@ export type StreamPoller = {
   drain(timeoutMs?: number): Promise<void>;
 };
 
+/**
+ * `unreadable`: DynamoDB Local could not hand the records over at all (their records then carry
+ * only a sequence number); see readPastUnreadable.
+ */
+export type DiscardReason = 'retries_exhausted' | 'too_old' | 'unreadable';
+
 /** Why records went to onFailure, as Lambda's failure destination would say it. */
 export class StreamRecordsDiscarded extends Error {
-  readonly reason: 'retries_exhausted' | 'too_old';
-  constructor(reason: 'retries_exhausted' | 'too_old', message: string, options?: { cause?: unknown }) {
+  readonly reason: DiscardReason;
+  constructor(reason: DiscardReason, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StreamRecordsDiscarded';
     this.reason = reason;
@@ -82,6 +88,19 @@ const discoveryIntervalMs = 5_000;
 const maxRecordsPerRead = 1_000;
 
 const retryDelayMs = (attempt: number): number => Math.min(100 * 2 ** (attempt - 1), 5_000);
+/** Failed reads in a row, all InternalFailure, before the poller looks for a record it cannot read. */
+const unreadableAfterFailures = 3;
+/** How far past the checkpoint the poller looks for the next readable record, per look. */
+const maxUnreadableSkip = 1_000;
+
+/**
+ * The sequence number after `sequenceNumber`. DynamoDB Local numbers a stream's records 1, 2, 3…
+ * (21 digits); undefined for any other form (real DynamoDB's), where positions cannot be named.
+ */
+export const nextSequenceNumber = (sequenceNumber: string): string | undefined =>
+  /^\d{1,40}$/.test(sequenceNumber)
+    ? (BigInt(sequenceNumber) + 1n).toString().padStart(sequenceNumber.length, '0')
+    : undefined;
 
 // --- records: the Streams API's shape -> the Lambda event's shape ---------------------------------
 
@@ -314,6 +333,8 @@ type ShardState = {
   finished: boolean;
   /** Where to start without a checkpoint (LATEST only for open shards of a fresh LATEST mapping). */
   startAt: ShardIteratorType;
+  /** The shard's first sequence number, as DescribeStream lists it. */
+  firstSequenceNumber?: string;
   /** When the last read that found nothing new began (performance.now()); drain() compares it. */
   caughtUpSince: number;
 };
@@ -541,12 +562,89 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
     wakeIdle();
   };
 
+  /** The record at `sequenceNumber` (or the first after it), read alone; none at the shard's end. */
+  const readOne = async (shard: ShardState, sequenceNumber: string): Promise<DynamoDBRecord[]> => {
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shard.id,
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+        SequenceNumber: sequenceNumber,
+      }),
+      { abortSignal: stopSignal },
+    );
+    const page = await streams.send(new GetRecordsCommand({ ShardIterator, Limit: 1 }), {
+      abortSignal: stopSignal,
+    });
+    return (page.Records ?? []).map((record) => toLambdaRecord(record, streamArn, region));
+  };
+
+  /** The record at `sequenceNumber` read alone, or `unreadable` after that many InternalFailures. */
+  const readOneOrNot = async (
+    shard: ShardState,
+    sequenceNumber: string,
+  ): Promise<DynamoDBRecord[] | 'unreadable'> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await readOne(shard, sequenceNumber);
+      } catch (error) {
+        if (!isNamed(error, 'InternalFailure') || stopping()) throw error;
+        if (attempt >= unreadableAfterFailures) return 'unreadable';
+        await pause(retryDelayMs(attempt));
+      }
+    }
+  };
+
+  /**
+   * DynamoDB Local stores an item whose member name holds a lone surrogate but then cannot read it,
+   * nor any stream record whose image holds it, and GetRecords reads one record past its Limit: every
+   * read that reaches such a record fails with InternalFailure, and the shard would be blocked for
+   * good. So, after reads failed that way: hand over the records one at a time up to the first that
+   * cannot be read (it, or the one after it, is bad), then give up on the records up to the next
+   * readable one, as the failure destination would get them (onFailure, checkpoint past them). Real
+   * DynamoDB refuses such writes, so this never happens on AWS. False when stopped.
+   */
+  const readPastUnreadable = async (shard: ShardState): Promise<boolean> => {
+    const checkpoint = positions[shard.id]?.sequenceNumber;
+    let next = checkpoint ? nextSequenceNumber(checkpoint) : shard.firstSequenceNumber;
+    if (!next) return true;
+    for (let read = 0; read <= settings.batchSize; read++) {
+      if (stopping()) return false;
+      const one = await readOneOrNot(shard, next);
+      if (one === 'unreadable') break;
+      const record = one[0];
+      // Nothing left to read, or the batch is readable one by one: the failure is behind us.
+      if (!record || read === settings.batchSize) return true;
+      if (!(await deliver(shard, one))) return false;
+      const after = nextSequenceNumber(record.dynamodb?.SequenceNumber ?? '');
+      if (!after) return true;
+      next = after;
+    }
+    const skipped: DynamoDBRecord[] = [];
+    for (let candidate: string | undefined = next; candidate && skipped.length < maxUnreadableSkip; ) {
+      if (stopping()) return false;
+      skipped.push({ eventSourceARN: streamArn, dynamodb: { SequenceNumber: candidate } });
+      candidate = nextSequenceNumber(candidate);
+      if (candidate && (await readOneOrNot(shard, candidate)) !== 'unreadable') break;
+    }
+    await discard(
+      shard,
+      skipped,
+      new StreamRecordsDiscarded(
+        'unreadable',
+        `DynamoDB Local could not read stream records ${skipped[0]?.dynamodb?.SequenceNumber} to ${skipped.at(-1)?.dynamodb?.SequenceNumber}`,
+      ),
+    );
+    return true;
+  };
+
   /** Reads one shard to its end (or until stop), one batch at a time. */
   const readShard = async (shard: ShardState) => {
     const limit = Math.min(settings.batchSize, maxRecordsPerRead);
     const windowMs = settings.maximumBatchingWindowInSeconds * 1000;
     let iterator: string | undefined;
     let failures = 0;
+    let unreadableFailures = 0;
     while (!stopping()) {
       try {
         if (iterator === undefined) {
@@ -579,6 +677,7 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
           }
         }
         failures = 0;
+        unreadableFailures = 0;
         if (raw.length > 0) {
           const records = raw.map((record) => toLambdaRecord(record, streamArn, region));
           if (!(await deliver(shard, records))) return;
@@ -600,7 +699,18 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
         iterator = undefined;
         if (error instanceof ExpiredIteratorException) continue;
         failures += 1;
+        unreadableFailures = isNamed(error, 'InternalFailure') ? unreadableFailures + 1 : 0;
         onError(error, { shardId: shard.id, step: 'read' });
+        if (unreadableFailures >= unreadableAfterFailures) {
+          unreadableFailures = 0;
+          try {
+            if (!(await readPastUnreadable(shard))) return;
+          } catch (probeError) {
+            if (stopping()) return;
+            onError(probeError, { shardId: shard.id, step: 'read-past-unreadable' });
+          }
+          continue;
+        }
         await pause(retryDelayMs(failures));
       }
     }
@@ -616,7 +726,7 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
   /** Lists the shards, forgets those gone from the stream and starts those whose turn it is. */
   const discover = async () => {
     const startedAt = performance.now();
-    const listed: { shardId: string; parentShardId?: string; closed: boolean }[] = [];
+    const listed: { shardId: string; parentShardId?: string; closed: boolean; first?: string }[] = [];
     let exclusiveStartShardId: string | undefined;
     do {
       const page = await streams.send(
@@ -629,13 +739,14 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
           shardId: shard.ShardId,
           parentShardId: shard.ParentShardId,
           closed: shard.SequenceNumberRange?.EndingSequenceNumber !== undefined,
+          first: shard.SequenceNumberRange?.StartingSequenceNumber,
         });
       }
       exclusiveStartShardId = page.StreamDescription?.LastEvaluatedShardId;
     } while (exclusiveStartShardId);
 
     const latestFromScratch = firstDiscovery && loaded.fresh && settings.startingPosition === 'LATEST';
-    for (const { shardId, parentShardId, closed } of listed) {
+    for (const { shardId, parentShardId, closed, first } of listed) {
       if (shards.has(shardId)) continue;
       const finished = positions[shardId]?.finished === true || (latestFromScratch && closed);
       shards.set(shardId, {
@@ -644,6 +755,7 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
         started: false,
         finished,
         startAt: latestFromScratch ? 'LATEST' : 'TRIM_HORIZON',
+        ...(latestFromScratch || !first ? {} : { firstSequenceNumber: first }),
         caughtUpSince: Number.NEGATIVE_INFINITY,
       });
       if (finished) positions[shardId] = { ...positions[shardId], finished: true };

@@ -21,7 +21,12 @@ export type Db = {
   readonly table: string;
   /** Present when the client was created with `meter: true` (benchmarks). */
   readonly meter?: Meter;
+  /** Told once about each range a query skipped because an item in it cannot be read (query.ts). */
+  readonly onUnreadable?: (skipped: UnreadableRange) => void;
 };
+
+/** Where a query found items it could not read: between two keys of a partition (either end open). */
+export type UnreadableRange = { index?: string; partition: unknown; after?: unknown; before?: unknown };
 
 export type DbOptions = {
   table: string;
@@ -32,6 +37,8 @@ export type DbOptions = {
   meter?: boolean;
   /** Fail a share of calls on purpose (reliability tests); never set in production. */
   faults?: DbFaults;
+  /** Where skipped unreadable items are reported; default one JSON line on stderr per range. */
+  onUnreadable?: (skipped: UnreadableRange) => void;
 };
 
 export type DbFaultKind = 'throttle' | 'internal' | 'timeout';
@@ -184,5 +191,19 @@ export const createDb = (options: DbOptions): Db => {
     // holds a string (a tag, a label) for a class instance; it is plain data and must be stored as such.
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
-  return { doc, table: options.table, ...(meter ? { meter } : {}) };
+  // Once per range: every read of the range would report it again (the reconciler, each sweep).
+  const reported = new Set<string>();
+  const report =
+    options.onUnreadable ??
+    ((skipped: UnreadableRange) =>
+      console.error(
+        JSON.stringify({ level: 'ERROR', message: 'berth: skipped unreadable items', ...skipped }),
+      ));
+  const onUnreadable = (skipped: UnreadableRange) => {
+    const id = JSON.stringify(skipped);
+    if (reported.has(id)) return;
+    reported.add(id);
+    report(skipped);
+  };
+  return { doc, table: options.table, onUnreadable, ...(meter ? { meter } : {}) };
 };

@@ -1,4 +1,4 @@
-import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { invalidParameter } from '../errors.ts';
 import type { Db } from './client.ts';
 import { type IndexName, tableDefinition } from './table.ts';
@@ -35,6 +35,94 @@ const startKeyOf = (item: Item, index?: IndexName): Item => {
     names.add(tableDefinition.globalIndexes[index].sortKey);
   }
   return Object.fromEntries([...names].map((name) => [name, item[name]]));
+};
+
+/**
+ * DynamoDB Local's answer to any read or write that touches an item it stored but cannot read back
+ * (a member name holding a lone surrogate, written before requests were checked for it): every
+ * Get, Query, BatchGet, stream read and write of it fails with InternalFailure, for good. Real
+ * DynamoDB never stores such an item (it refuses the request), and its 500s are InternalServerError.
+ */
+const isUnreadable = (error: unknown): boolean => (error as { name?: unknown })?.name === 'InternalFailure';
+
+type QueryInput = Omit<QueryCommandInput, 'TableName'>;
+
+/** An item's position on the query's index: the key attributes DynamoDB resumes from. */
+const positionOf = (item: Item, index?: string): string =>
+  JSON.stringify(startKeyOf(item, index as IndexName | undefined));
+
+/**
+ * Reads the query's items one way, `limit` at a time, halving the limit whenever a read fails as
+ * unreadable: it ends at the end of the range (`complete`) or just before the first item that
+ * cannot be read even alone. Stops early at an item `seen` already (the other walk's).
+ */
+const walk = async (
+  db: Db,
+  input: QueryInput,
+  forward: boolean,
+  startKey: Item | undefined,
+  seen: ReadonlySet<string> = new Set(),
+): Promise<{ items: Item[]; complete: boolean; lastKey?: Item }> => {
+  const items: Item[] = [];
+  let limit = 64;
+  for (;;) {
+    let output: QueryCommandOutput;
+    try {
+      output = await db.doc.send(
+        new QueryCommand({
+          ...input,
+          TableName: db.table,
+          ExclusiveStartKey: startKey,
+          ScanIndexForward: forward,
+          Limit: limit,
+        }),
+      );
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
+      if (limit === 1) return { items, complete: false, lastKey: startKey };
+      limit = Math.ceil(limit / 2);
+      continue;
+    }
+    for (const item of output.Items ?? []) {
+      if (seen.has(positionOf(item, input.IndexName))) return { items, complete: true };
+      items.push(item);
+    }
+    if (!output.LastEvaluatedKey) return { items, complete: true };
+    startKey = output.LastEvaluatedKey;
+  }
+};
+
+/**
+ * A Query that a stored item cannot spoil: when DynamoDB Local fails it as unreadable, the range is
+ * read again in smaller and smaller reads from its start up to the first item that cannot be read,
+ * and from its end back down to the last one, and what lies between is skipped (and reported once):
+ * all of it when that is one bad item or a run of them. The answer then holds every item read, in
+ * the query's order, and no LastEvaluatedKey (the range was read to its end).
+ */
+export const sendQuery = async (
+  db: Db,
+  input: QueryInput,
+): Promise<Pick<QueryCommandOutput, 'Items' | 'LastEvaluatedKey'>> => {
+  try {
+    return await db.doc.send(new QueryCommand({ ...input, TableName: db.table }));
+  } catch (error) {
+    if (!isUnreadable(error) || input.Select === 'COUNT') throw error;
+    const forward = input.ScanIndexForward !== false;
+    const head = await walk(db, input, forward, input.ExclusiveStartKey);
+    if (head.complete) return { Items: head.items };
+    const seen = new Set(head.items.map((item) => positionOf(item, input.IndexName)));
+    // From the far end: the range's end is where the original query would have ended.
+    const tail = await walk(db, input, !forward, undefined, seen);
+    if (!tail.complete) {
+      db.onUnreadable?.({
+        index: input.IndexName,
+        partition: input.ExpressionAttributeValues?.[':pk'],
+        after: head.lastKey ?? head.items.at(-1),
+        before: tail.lastKey,
+      });
+    }
+    return { Items: [...head.items, ...tail.items.reverse()] };
+  }
 };
 
 export const encodeToken = (key: Item): string => Buffer.from(JSON.stringify(key)).toString('base64url');
@@ -102,8 +190,7 @@ export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => 
   let startKey = request.nextToken ? decodeToken(request.nextToken, request) : undefined;
   const items: Item[] = [];
   for (;;) {
-    const input: QueryCommandInput = {
-      TableName: db.table,
+    const input: QueryInput = {
       IndexName: request.index,
       KeyConditionExpression: request.skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
       ExpressionAttributeNames: {
@@ -122,7 +209,7 @@ export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => 
       ConsistentRead: request.index ? undefined : request.consistent,
       Limit: request.filter ? Math.max(request.limit * 2, 25) : request.limit - items.length + 1,
     };
-    const output = await db.doc.send(new QueryCommand(input)).catch((error: unknown) => {
+    const output = await sendQuery(db, input).catch((error: unknown) => {
       // A start key that passed decodeToken and still is not one DynamoDB can resume from is the
       // token's fault, not the server's.
       if (startKey && request.nextToken && (error as { name?: string }).name === 'ValidationException') {
@@ -150,9 +237,7 @@ export const queryAllItems = async (
   const items: Item[] = [];
   let startKey: Item | undefined;
   do {
-    const output = await db.doc.send(
-      new QueryCommand({ ...input, TableName: db.table, ExclusiveStartKey: startKey }),
-    );
+    const output = await sendQuery(db, { ...input, ExclusiveStartKey: startKey });
     items.push(...(output.Items ?? []));
     startKey = output.LastEvaluatedKey;
   } while (startKey);

@@ -1,11 +1,18 @@
 import {
   CreateClusterCommand,
+  CreateServiceCommand,
   DescribeClustersCommand,
+  DescribeContainerInstancesCommand,
   ListClustersCommand,
+  ListTasksCommand,
   RegisterTaskDefinitionCommand,
   StartTaskCommand,
 } from '@aws-sdk/client-ecs';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { UnreadableRange } from '../../core/db/client.ts';
+import { keys } from '../../core/db/keys.ts';
+import { idOf } from '../integration/fixtures.ts';
 import { registerAgent, startBerth, type TestBerth } from '../integration/harness.ts';
 import { canonicalJson, scanTable } from './invariants.ts';
 import { ecsTarget, post, signRequest } from './signing.ts';
@@ -16,7 +23,9 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
  * Poison input: JSON's `\ud800` escape is a lone UTF-16 surrogate. DynamoDB Local stores an item
  * whose member name holds one (an UpdateItem that sets a tag, a task group, a label) but then fails
  * every read and write of it with InternalFailure, for good: the cluster list, the stream, the
- * sweeper. Every string and member name is checked before anything is written.
+ * sweeper. Every string and member name is checked before anything is written; and an item that
+ * cannot be read (one written before the check) is skipped by queries, the stream poller and the
+ * sweeper instead of stopping them.
  */
 
 const lone = '\ud800';
@@ -189,5 +198,138 @@ describe('requests holding strings that are not well-formed Unicode', () => {
 
     // Assess
     expect(answer.status).toBe(200);
+  });
+});
+
+describe('an item DynamoDB Local stored but cannot read', () => {
+  let berth: TestBerth;
+  let offsetMs = 0;
+  const unreadable: UnreadableRange[] = [];
+  const world = { betaArn: '', readableInstance: '', poisonedInstance: '', gammaInstance: '' };
+
+  /** What TagResource wrote before requests were checked: a member name with a lone surrogate. */
+  const poison = (key: { pk: string; sk: string }) =>
+    berth.db.doc.send(
+      new UpdateCommand({
+        TableName: berth.db.table,
+        Key: key,
+        UpdateExpression: 'SET #bad = :value',
+        ExpressionAttributeNames: { '#bad': `${lone}x` },
+        ExpressionAttributeValues: { ':value': 'v' },
+      }),
+    );
+
+  beforeAll(async () => {
+    berth = await startBerth({
+      sweepIntervalMs: 3_600_000,
+      now: () => new Date(Date.now() + offsetMs),
+    });
+    // The host's one table handle (API, reconciler, sweeper) reports here instead of to stderr.
+    Object.assign(berth.db, {
+      onUnreadable: (range: UnreadableRange) => unreadable.push(range),
+    });
+    for (const clusterName of ['alpha', 'beta', 'gamma']) {
+      await berth.ecs.send(new CreateClusterCommand({ clusterName }));
+    }
+    world.betaArn =
+      (await berth.ecs.send(new DescribeClustersCommand({ clusters: ['beta'] }))).clusters?.[0]?.clusterArn ??
+      '';
+    await berth.ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'web',
+        containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 256, memory: 256 }],
+      }),
+    );
+    const first = await registerAgent(berth, { cluster: 'beta' });
+    const second = await registerAgent(berth, { cluster: 'beta' });
+    // The poisoned instance sorts first in the cluster's partition, so the partition's read fails
+    // before it reaches the readable one.
+    const [poisoned, readable] = [first, second].sort((a, b) =>
+      idOf(a.containerInstanceArn).localeCompare(idOf(b.containerInstanceArn)),
+    ) as [typeof first, typeof second];
+    world.poisonedInstance = idOf(poisoned.containerInstanceArn);
+    world.readableInstance = idOf(readable.containerInstanceArn);
+    world.gammaInstance = idOf((await registerAgent(berth, { cluster: 'gamma' })).containerInstanceArn);
+    await berth.drain();
+    const { pk, sk } = keys.cluster('alpha');
+    await poison({ pk, sk });
+    await poison(keys.containerInstance('beta', world.poisonedInstance));
+  });
+
+  afterAll(async () => {
+    await berth?.stop();
+  });
+
+  it('is unreadable in DynamoDB Local (the premise of this suite)', async () => {
+    // Act
+    const read = berth.db.doc.send(
+      new GetCommand({ TableName: berth.db.table, Key: { pk: keys.cluster('alpha').pk, sk: 'CLUSTER' } }),
+    );
+
+    // Assess
+    await expect(read).rejects.toMatchObject({ name: 'InternalFailure' });
+  });
+
+  it('lists and describes the other clusters', async () => {
+    // Act
+    const listed = await berth.ecs.send(new ListClustersCommand({}));
+    const paged = await berth.ecs.send(new ListClustersCommand({ maxResults: 1 }));
+    const described = await berth.ecs.send(new DescribeClustersCommand({ clusters: ['beta', 'gamma'] }));
+
+    // Assess
+    expect(listed.clusterArns?.map(idOf)).toEqual(['beta', 'gamma']);
+    expect(paged.clusterArns?.map(idOf)).toEqual(['beta']);
+    expect(described.clusters?.map((cluster) => cluster.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    // The poisoned instance cannot be read, so it is not counted.
+    expect(described.clusters?.[0]?.registeredContainerInstancesCount).toBe(1);
+    expect(unreadable).toContainEqual(expect.objectContaining({ index: 'gsi1', partition: 'CLUSTERS' }));
+  });
+
+  it('lets the reconciler place the tasks of a new service on the readable instance', async () => {
+    // Act
+    await berth.ecs.send(
+      new CreateServiceCommand({
+        cluster: 'beta',
+        serviceName: 'web',
+        taskDefinition: 'web',
+        desiredCount: 2,
+      }),
+    );
+    await berth.drain(30_000);
+    const listed = await berth.ecs.send(new ListTasksCommand({ cluster: 'beta', serviceName: 'web' }));
+    const instance = await berth.db.doc.send(
+      new GetCommand({
+        TableName: berth.db.table,
+        Key: keys.containerInstance('beta', world.readableInstance),
+        ConsistentRead: true,
+      }),
+    );
+
+    // Assess
+    expect(listed.taskArns).toHaveLength(2);
+    expect(instance.Item?.liveTasksCount).toBe(2);
+    expect(unreadable).toContainEqual(expect.objectContaining({ partition: keys.cluster('beta').pk }));
+  });
+
+  it('lets the sweeper sweep every other cluster', async () => {
+    // Prepare: every agent has been silent for longer than the grace (180 s).
+    offsetMs = 200_000;
+
+    // Act
+    const report = await berth.sweep();
+    const gamma = await berth.ecs.send(
+      new DescribeContainerInstancesCommand({ cluster: 'gamma', containerInstances: [world.gammaInstance] }),
+    );
+    const beta = await berth.ecs.send(
+      new DescribeContainerInstancesCommand({
+        cluster: 'beta',
+        containerInstances: [world.readableInstance],
+      }),
+    );
+
+    // Assess
+    expect(report.disconnected).toBe(2);
+    expect(gamma.containerInstances?.[0]?.agentConnected).toBe(false);
+    expect(beta.containerInstances?.[0]?.agentConnected).toBe(false);
   });
 });
