@@ -47,21 +47,16 @@ const isUnreadable = (error: unknown): boolean => (error as { name?: unknown })?
 
 type QueryInput = Omit<QueryCommandInput, 'TableName'>;
 
-/** An item's position on the query's index: the key attributes DynamoDB resumes from. */
-const positionOf = (item: Item, index?: string): string =>
-  JSON.stringify(startKeyOf(item, index as IndexName | undefined));
-
 /**
  * Reads the query's items one way, `limit` at a time, halving the limit whenever a read fails as
  * unreadable: it ends at the end of the range (`complete`) or just before the first item that
- * cannot be read even alone. Stops early at an item `seen` already (the other walk's).
+ * cannot be read even alone (`lastKey`: where it stopped).
  */
 const walk = async (
   db: Db,
   input: QueryInput,
   forward: boolean,
   startKey: Item | undefined,
-  seen: ReadonlySet<string> = new Set(),
 ): Promise<{ items: Item[]; complete: boolean; lastKey?: Item }> => {
   const items: Item[] = [];
   let limit = 64;
@@ -83,10 +78,7 @@ const walk = async (
       limit = Math.ceil(limit / 2);
       continue;
     }
-    for (const item of output.Items ?? []) {
-      if (seen.has(positionOf(item, input.IndexName))) return { items, complete: true };
-      items.push(item);
-    }
+    items.push(...(output.Items ?? []));
     if (!output.LastEvaluatedKey) return { items, complete: true };
     startKey = output.LastEvaluatedKey;
   }
@@ -110,17 +102,17 @@ export const sendQuery = async (
     const forward = input.ScanIndexForward !== false;
     const head = await walk(db, input, forward, input.ExclusiveStartKey);
     if (head.complete) return { Items: head.items };
-    const seen = new Set(head.items.map((item) => positionOf(item, input.IndexName)));
-    // From the far end: the range's end is where the original query would have ended.
-    const tail = await walk(db, input, !forward, undefined, seen);
-    if (!tail.complete) {
-      db.onUnreadable?.({
-        index: input.IndexName,
-        partition: input.ExpressionAttributeValues?.[':pk'],
-        after: head.lastKey ?? head.items.at(-1),
-        before: tail.lastKey,
-      });
-    }
+    // From the far end (where the original query would have ended) back down to the bad items.
+    const tail = await walk(db, input, !forward, undefined);
+    // It read all the way back: nothing is unreadable any more (the failure passed), so the
+    // query itself now answers.
+    if (tail.complete) return await db.doc.send(new QueryCommand({ ...input, TableName: db.table }));
+    db.onUnreadable?.({
+      index: input.IndexName,
+      partition: input.ExpressionAttributeValues?.[':pk'],
+      after: head.lastKey,
+      before: tail.lastKey,
+    });
     return { Items: [...head.items, ...tail.items.reverse()] };
   }
 };

@@ -222,13 +222,15 @@ describe('an item DynamoDB Local stored but cannot read', () => {
   beforeAll(async () => {
     berth = await startBerth({
       sweepIntervalMs: 3_600_000,
+      // Within SigV4's 15 minutes of skew, so the clock can be moved past both limits.
+      sweepSettings: { graceSeconds: 180, pendingTimeoutSeconds: 120 },
       now: () => new Date(Date.now() + offsetMs),
     });
     // The host's one table handle (API, reconciler, sweeper) reports here instead of to stderr.
     Object.assign(berth.db, {
       onUnreadable: (range: UnreadableRange) => unreadable.push(range),
     });
-    for (const clusterName of ['alpha', 'beta', 'gamma']) {
+    for (const clusterName of ['alpha', 'beta', 'delta', 'gamma']) {
       await berth.ecs.send(new CreateClusterCommand({ clusterName }));
     }
     world.betaArn =
@@ -277,7 +279,7 @@ describe('an item DynamoDB Local stored but cannot read', () => {
     const described = await berth.ecs.send(new DescribeClustersCommand({ clusters: ['beta', 'gamma'] }));
 
     // Assess
-    expect(listed.clusterArns?.map(idOf)).toEqual(['beta', 'gamma']);
+    expect(listed.clusterArns?.map(idOf)).toEqual(['beta', 'delta', 'gamma']);
     expect(paged.clusterArns?.map(idOf)).toEqual(['beta']);
     expect(described.clusters?.map((cluster) => cluster.status)).toEqual(['ACTIVE', 'ACTIVE']);
     // The poisoned instance cannot be read, so it is not counted.
@@ -311,12 +313,27 @@ describe('an item DynamoDB Local stored but cannot read', () => {
     expect(unreadable).toContainEqual(expect.objectContaining({ partition: keys.cluster('beta').pk }));
   });
 
-  it('lets the sweeper sweep every other cluster', async () => {
-    // Prepare: every agent has been silent for longer than the grace (180 s).
+  it('lets the sweeper sweep every other cluster, and fail only once it has', async () => {
+    // Prepare: in delta, a task waits on an instance that then became unreadable: stopping it as
+    // stuck writes that instance, and fails.
+    const delta = await registerAgent(berth, { cluster: 'delta' });
+    await berth.ecs.send(
+      new StartTaskCommand({
+        cluster: 'delta',
+        taskDefinition: 'web',
+        containerInstances: [delta.containerInstanceArn],
+      }),
+    );
+    await berth.drain();
+    await poison(keys.containerInstance('delta', idOf(delta.containerInstanceArn)));
+    // Every agent has been silent for longer than the grace, every task pending past its timeout.
     offsetMs = 200_000;
 
     // Act
-    const report = await berth.sweep();
+    const failed = await berth.sweep().then(
+      () => undefined,
+      (error: unknown) => error as { code?: string; details?: { report: { disconnected: number } } },
+    );
     const gamma = await berth.ecs.send(
       new DescribeContainerInstancesCommand({ cluster: 'gamma', containerInstances: [world.gammaInstance] }),
     );
@@ -328,7 +345,9 @@ describe('an item DynamoDB Local stored but cannot read', () => {
     );
 
     // Assess
-    expect(report.disconnected).toBe(2);
+    expect(failed?.code).toBe('SweepIncomplete');
+    expect(failed?.details?.report.disconnected).toBe(2);
+    expect(String(failed)).toContain('delta');
     expect(gamma.containerInstances?.[0]?.agentConnected).toBe(false);
     expect(beta.containerInstances?.[0]?.agentConnected).toBe(false);
   });
