@@ -178,8 +178,12 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
     '../../etc/passwd',
     '__proto__',
     'constructor',
+    // Lone surrogates (JSON's \ud800 escape): not well-formed Unicode.
+    '\ud800',
+    'x\udc00y',
   ),
   fc.constantFrom<unknown>(
+    { '\ud800': 'x' },
     { constructor: 'x' },
     { constructor: { name: 'Set' } },
     { constructor: { name: 'Map' } },
