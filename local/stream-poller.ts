@@ -601,8 +601,9 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
    * read that reaches such a record fails with InternalFailure, and the shard would be blocked for
    * good. So, after reads failed that way: hand over the records one at a time up to the first that
    * cannot be read (it, or the one after it, is bad), then give up on the records up to the next
-   * readable one, as the failure destination would get them (onFailure, checkpoint past them). Real
-   * DynamoDB refuses such writes, so this never happens on AWS. False when stopped.
+   * readable one, as the failure destination would get them (onFailure, checkpoint past them). Only
+   * for DynamoDB Local: its numbering (1, 2, 3…) is what lets positions past a record be named, and
+   * requests are checked for lone surrogates before anything is written. False when stopped.
    */
   const readPastUnreadable = async (shard: ShardState): Promise<boolean> => {
     const checkpoint = positions[shard.id]?.sequenceNumber;
@@ -705,6 +706,7 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
           unreadableFailures = 0;
           try {
             if (!(await readPastUnreadable(shard))) return;
+            failures = 0;
           } catch (probeError) {
             if (stopping()) return;
             onError(probeError, { shardId: shard.id, step: 'read-past-unreadable' });

@@ -29,6 +29,9 @@ type StorableProblem = { message: string; path?: readonly PropertyKey[] };
 
 type Pending = { value: unknown; depth: number; parent?: Pending; key?: PropertyKey };
 
+/** With the `u` flag a surrogate pair is one code point, so only a lone surrogate is `Cs`. */
+const loneSurrogate = /\p{Cs}/u;
+
 const pathOf = (entry: Pending): PropertyKey[] => {
   const path: PropertyKey[] = [];
   for (let at: Pending | undefined = entry; at?.parent; at = at.parent) path.push(at.key as PropertyKey);
@@ -39,13 +42,10 @@ const pathOf = (entry: Pending): PropertyKey[] => {
  * Whether a parsed JSON document can be stored as it is: nested at most `maxInputDepth` levels (a
  * deeper one would overflow recursive code or DynamoDB's 32-level limit), with only numbers
  * DynamoDB and its marshaller accept, and every string and member name well-formed Unicode. JSON's
- * `\ud800` escape yields a lone surrogate, which DynamoDB Local stores but then cannot read back in
- * a member name: the item fails every Get, Query, stream read and write for good (real DynamoDB
- * refuses the request instead). Iterative, so a hostile depth cannot overflow the stack here.
+ * `\ud800` escape yields a lone surrogate, which has no UTF-8 form (DynamoDB's strings are UTF-8):
+ * DynamoDB Local stores one in a member name and then fails every Get, Query, stream read and
+ * write of the item, for good. Iterative, so a hostile depth cannot overflow the stack here.
  */
-/** With the `u` flag a surrogate pair is one code point, so only a lone surrogate is `Cs`. */
-const loneSurrogate = /\p{Cs}/u;
-
 const storableProblem = (body: unknown): StorableProblem | undefined => {
   const pending: Pending[] = [{ value: body, depth: 0 }];
   for (let next = pending.pop(); next; next = pending.pop()) {

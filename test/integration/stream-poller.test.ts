@@ -6,6 +6,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   PutItemCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -240,6 +241,45 @@ describe('stream poller', () => {
     expect(failed[0]?.records).toEqual(['w2']);
     expect(failed[0]?.error).toBeInstanceOf(StreamRecordsDiscarded);
     expect(failed[0]?.error).toMatchObject({ reason: 'retries_exhausted', cause: poison });
+  });
+
+  it('gives up on a record DynamoDB Local cannot read (and the one read with it) and hands over the rest', async () => {
+    // Prepare: w3 names an attribute with a lone surrogate, which DynamoDB Local stores but can
+    // never read back, in the table or the stream; GetRecords reads one record past its Limit, so
+    // w2 cannot be read without it.
+    const table = await freshTable();
+    for (let w = 0; w < 3; w += 1) await put(table, w);
+    await db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: 'item' }, sk: { S: 'w3' } },
+        UpdateExpression: 'SET w = :w, #bad = :bad',
+        ExpressionAttributeNames: { '#bad': '\ud800' },
+        ExpressionAttributeValues: { ':w': { N: '3' }, ':bad': { S: 'x' } },
+      }),
+    );
+    for (let w = 4; w < 6; w += 1) await put(table, w);
+    const seen = recordingHandler();
+    const failed: { records: DynamoDBRecord[]; error: unknown }[] = [];
+    const poller = await start({
+      tableName: table,
+      handler: seen.handler,
+      onFailure: (records, error) => failed.push({ records, error }),
+    });
+
+    // Act
+    await poller.drain(30_000);
+    await put(table, 6);
+    await poller.drain();
+
+    // Assess
+    expect(seen.labels().flat()).toEqual(['w0', 'w1', 'w4', 'w5', 'w6']);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.error).toBeInstanceOf(StreamRecordsDiscarded);
+    expect(failed[0]?.error).toMatchObject({ reason: 'unreadable' });
+    const [w2, w3] = failed[0]?.records.map((record) => BigInt(record.dynamodb?.SequenceNumber ?? '0')) ?? [];
+    const w1 = BigInt(seen.calls.flat()[1]?.dynamodb?.SequenceNumber ?? '0');
+    expect([w2, w3]).toEqual([w1 + 1n, w1 + 2n]);
   });
 
   it('retries the whole batch of a throwing handler without bisect, then dead-letters it and moves on', async () => {
