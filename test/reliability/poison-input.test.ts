@@ -8,10 +8,11 @@ import {
   RegisterTaskDefinitionCommand,
   StartTaskCommand,
 } from '@aws-sdk/client-ecs';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { UnreadableRange } from '../../core/db/client.ts';
 import { keys } from '../../core/db/keys.ts';
+import { queryAllItems } from '../../core/db/query.ts';
 import { idOf } from '../integration/fixtures.ts';
 import { registerAgent, startBerth, type TestBerth } from '../integration/harness.ts';
 import { canonicalJson, scanTable } from './invariants.ts';
@@ -285,6 +286,30 @@ describe('an item DynamoDB Local stored but cannot read', () => {
     // The poisoned instance cannot be read, so it is not counted.
     expect(described.clusters?.[0]?.registeredContainerInstancesCount).toBe(1);
     expect(unreadable).toContainEqual(expect.objectContaining({ index: 'gsi1', partition: 'CLUSTERS' }));
+  });
+
+  it('skips, in a query, what lies between the last item readable from its start and the first from its end', async () => {
+    // Prepare: a partition of its own: a, b unreadable, c, d unreadable, e.
+    const pk = 'SCRATCH#query';
+    for (const sk of ['a', 'c', 'e']) {
+      await berth.db.doc.send(new PutCommand({ TableName: berth.db.table, Item: { pk, sk } }));
+    }
+    for (const sk of ['b', 'd']) await poison({ pk, sk });
+    const query = { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } };
+
+    // Act
+    const all = await queryAllItems(berth.db, query);
+    const descending = await queryAllItems(berth.db, { ...query, ScanIndexForward: false });
+
+    // Assess: c lies between two unreadable items, so it is skipped with them.
+    expect(all.map((item) => item.sk)).toEqual(['a', 'e']);
+    expect(descending.map((item) => item.sk)).toEqual(['e', 'a']);
+    expect(unreadable).toContainEqual({
+      index: undefined,
+      partition: pk,
+      after: { pk, sk: 'a' },
+      before: { pk, sk: 'e' },
+    });
   });
 
   it('lets the reconciler place the tasks of a new service on the readable instance', async () => {
