@@ -5,16 +5,15 @@ import type { Db } from './client.ts';
 import { isConditionFailed } from './conditions.ts';
 import { stripKeys } from './items.ts';
 import { keys } from './keys.ts';
-import { type Page, queryPage } from './query.ts';
+import { asReadError, type Page, queryPage } from './query.ts';
 
 export const getCluster = async (db: Db, name: string): Promise<ClusterRecord | undefined> => {
-  const output = await db.doc.send(
-    new GetCommand({
-      TableName: db.table,
-      Key: { pk: keys.cluster(name).pk, sk: keys.cluster(name).sk },
-      ConsistentRead: true,
-    }),
-  );
+  const key = { pk: keys.cluster(name).pk, sk: keys.cluster(name).sk };
+  const output = await db.doc
+    .send(new GetCommand({ TableName: db.table, Key: key, ConsistentRead: true }))
+    .catch((error: unknown) => {
+      throw asReadError(error, key);
+    });
   return output.Item ? stripKeys<ClusterRecord>(output.Item) : undefined;
 };
 

@@ -1,5 +1,5 @@
 import { QueryCommand, type QueryCommandInput, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { invalidParameter } from '../errors.ts';
+import { BerthError, invalidParameter } from '../errors.ts';
 import type { Db } from './client.ts';
 import { type IndexName, tableDefinition } from './table.ts';
 
@@ -44,6 +44,18 @@ const startKeyOf = (item: Item, index?: IndexName): Item => {
  * DynamoDB never stores such an item (it refuses the request), and its 500s are InternalServerError.
  */
 const isUnreadable = (error: unknown): boolean => (error as { name?: unknown })?.name === 'InternalFailure';
+
+/**
+ * A read's error as the domain sees it: an item DynamoDB Local cannot read becomes ItemUnreadable
+ * (still an internal error, answered 500), so that a Describe can name it among its failures.
+ */
+export const asReadError = (error: unknown, key: { pk: string; sk: string }): unknown =>
+  isUnreadable(error)
+    ? new BerthError('ItemUnreadable', 'internal', `The item ${key.pk} ${key.sk} cannot be read.`, {
+        key,
+        cause: error,
+      })
+    : error;
 
 type QueryInput = Omit<QueryCommandInput, 'TableName'>;
 

@@ -11,7 +11,7 @@ import { allContainerInstances } from '../db/container-instances.ts';
 import { pageLimit } from '../db/query.ts';
 import { serviceNamesOf } from '../db/services.ts';
 import { tasksOfCluster } from '../db/tasks.ts';
-import { clusterNotFound, conflict, invalidParameter } from '../errors.ts';
+import { clusterNotFound, conflict, invalidParameter, isBerthError } from '../errors.ts';
 import { clusterNameOf, namePattern } from '../model/arn.ts';
 import type { ClusterCounts, ClusterRecord } from '../model/cluster.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
@@ -125,9 +125,21 @@ export const describeClusters = defineAction(
       clusterNameOf(cluster),
     );
     const clusters: unknown[] = [];
-    const failures: { arn: string; reason: string }[] = [];
+    const failures: { arn: string; reason: string; detail?: string }[] = [];
     for (const name of names) {
-      const cluster = await getCluster(context.db, name);
+      const cluster = await getCluster(context.db, name).catch((error: unknown) => {
+        if (isBerthError(error) && error.code === 'ItemUnreadable') return 'unreadable' as const;
+        throw error;
+      });
+      if (cluster === 'unreadable') {
+        // One stored item the database cannot read must not fail the description of the others.
+        failures.push({
+          arn: context.arns.cluster(name),
+          reason: 'UNREADABLE',
+          detail: 'The cluster is stored but cannot be read.',
+        });
+        continue;
+      }
       if (!cluster) {
         failures.push({ arn: context.arns.cluster(name), reason: 'MISSING' });
         continue;

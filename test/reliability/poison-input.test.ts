@@ -278,11 +278,16 @@ describe('an item DynamoDB Local stored but cannot read', () => {
     const listed = await berth.ecs.send(new ListClustersCommand({}));
     const paged = await berth.ecs.send(new ListClustersCommand({ maxResults: 1 }));
     const described = await berth.ecs.send(new DescribeClustersCommand({ clusters: ['beta', 'gamma'] }));
+    const withAlpha = await berth.ecs.send(new DescribeClustersCommand({ clusters: ['alpha', 'beta'] }));
 
     // Assess
     expect(listed.clusterArns?.map(idOf)).toEqual(['beta', 'delta', 'gamma']);
     expect(paged.clusterArns?.map(idOf)).toEqual(['beta']);
     expect(described.clusters?.map((cluster) => cluster.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    expect(withAlpha.clusters?.map((cluster) => cluster.clusterName)).toEqual(['beta']);
+    expect(withAlpha.failures).toEqual([
+      expect.objectContaining({ arn: expect.stringContaining(':cluster/alpha'), reason: 'UNREADABLE' }),
+    ]);
     // The poisoned instance cannot be read, so it is not counted.
     expect(described.clusters?.[0]?.registeredContainerInstancesCount).toBe(1);
     expect(unreadable).toContainEqual(expect.objectContaining({ index: 'gsi1', partition: 'CLUSTERS' }));
