@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = new URL('../../', import.meta.url).pathname;
-const taskDefinitionFile = new URL('../fixtures/conformance/01-ecsworker-external.json', import.meta.url).pathname;
+const taskDefinitionFile = new URL('../fixtures/conformance/01-ecsworker-external.json', import.meta.url)
+  .pathname;
 
 type Berth = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 const started: ChildProcess[] = [];
