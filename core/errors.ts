@@ -46,6 +46,22 @@ export const authError = (code: string, message: string) => new BerthError(code,
 
 export const isBerthError = (error: unknown): error is BerthError => error instanceof BerthError;
 
+/**
+ * The table cannot take this call now: its store is restarting or not answering, or (on `berth up`)
+ * its disk is nearly full. Answered 503 with Retry-After, so that callers come back later rather
+ * than take the failure for an answer; `cause` (never sent) is what the database client raised.
+ */
+export const storeUnavailable = (message: string, retryAfterSeconds: number, cause?: unknown) =>
+  new BerthError('ServiceUnavailableException', 'unavailable', message, { retryAfterSeconds, cause });
+
+/** How long an error asks its caller to stay away (the Retry-After it is answered with), if it says. */
+export const retryAfterSecondsOf = (error: BerthError): number | undefined => {
+  const seconds = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0
+    ? Math.ceil(seconds)
+    : undefined;
+};
+
 /** HTTP status for a kind. AWS JSON protocols answer client errors with 400 whatever they are. */
 export const httpStatusOf = (kind: ErrorKind): number => {
   switch (kind) {

@@ -51,6 +51,14 @@ export type StreamPollerOptions = {
   region?: string;
   /** Errors the poller retries on its own (handler errors, reads, checkpoint writes); default stderr. */
   onError?: (error: unknown, context: { shardId?: string; step: string }) => void;
+  /**
+   * Resolves when the poller may go on: reading the stream (`read`), or handing records to the
+   * handler, which writes (`write`). `berth up` holds the poller while its store is away or its
+   * disk is nearly full, so that an outage neither fills the log with failed reads nor spends the
+   * batches' retries (records given up on are changes the reconciler may never look at again).
+   * Resolves at once when absent; must resolve when `signal` aborts (stop()).
+   */
+  ready?: (need: 'read' | 'write', signal: AbortSignal) => Promise<void>;
 };
 
 /** A running poller. */
@@ -368,7 +376,14 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
         },
         error,
       ));
-  const clientConfig = { endpoint: options.endpoint, region, credentials: localCredentials };
+  const clientConfig = {
+    endpoint: options.endpoint,
+    region,
+    credentials: localCredentials,
+    // A stalled store must not hold a read for ever (DynamoDB Local stopped, a half-open socket):
+    // a read that times out is retried from the checkpoint like any failed read.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+  };
 
   const tables = new DynamoDBClient(clientConfig);
   let streamArn: string;
@@ -494,6 +509,7 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
         }
       }
       if (batch.attempts > 0) await pause(retryDelayMs(batch.attempts));
+      await options.ready?.('write', stopSignal);
       // Between calls is where stop() takes effect: the checkpoint already covers what was handled.
       if (stopping()) return false;
       const outcome = await invoke(batch.records);
@@ -648,6 +664,8 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
     let unreadableFailures = 0;
     while (!stopping()) {
       try {
+        await options.ready?.('read', stopSignal);
+        if (stopping()) return;
         if (iterator === undefined) {
           iterator = await openIterator(shard);
           if (iterator === undefined) {
@@ -797,6 +815,8 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
       discoveryWanted = false;
       if (stopping()) return;
       try {
+        await options.ready?.('read', stopSignal);
+        if (stopping()) return;
         await discover();
       } catch (error) {
         if (!stopping()) onError(error, { step: 'describe-stream' });

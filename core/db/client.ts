@@ -4,6 +4,7 @@ import {
   ProvisionedThroughputExceededException,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type BerthError, isBerthError, storeUnavailable } from '../errors.ts';
 
 /** Capacity consumed, as DynamoDB reports it (ReturnConsumedCapacity), by kind of call. */
 export type Meter = {
@@ -39,7 +40,34 @@ export type DbOptions = {
   faults?: DbFaults;
   /** Where skipped unreadable items are reported; default one JSON line on stderr per range. */
   onUnreadable?: (skipped: UnreadableRange) => void;
+  /** How long a call may take (default `defaultDbTimeouts`). */
+  timeouts?: Partial<DbTimeouts>;
+  /**
+   * Asked before every call: an error it returns is thrown instead of making the call. `berth up`
+   * refuses every call while its store is restarting, and writes while its disk is nearly full.
+   */
+  gate?: DbGate;
 };
+
+export type DbGate = (call: { command: string; writes: boolean }) => BerthError | undefined;
+
+/**
+ * Time limits of a DynamoDB call. Without them a stalled store (a stopped JVM, a half-open socket)
+ * holds every request that reaches it for ever. An attempt that times out is retried by the SDK
+ * (transactions with their idempotency token; conditional puts recognise their own item), and the
+ * whole call, retries included, ends at `callMs`: in an API request an answer after that is worth
+ * less than a 503 its caller can retry.
+ */
+export type DbTimeouts = {
+  /** Establishing a connection. */
+  connectMs: number;
+  /** One attempt, from sending the request to the response's headers. */
+  attemptMs: number;
+  /** The call, every retry included. */
+  callMs: number;
+};
+
+export const defaultDbTimeouts: DbTimeouts = { connectMs: 2_000, attemptMs: 5_000, callMs: 10_000 };
 
 export type DbFaultKind = 'throttle' | 'internal' | 'timeout';
 
@@ -142,6 +170,79 @@ const addFaults = (client: DynamoDBClient, faults: DbFaults) => {
   });
 };
 
+/** Errors that say the store is away or overloaded rather than that the call was wrong: the SDK retries them. */
+const unavailableNames = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+]);
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/**
+ * The store's trouble, after the SDK's own retries, as a 503 the caller may retry: a refused or
+ * reset connection, a timeout, throttling, a 5xx. Anything else (a failed condition, a validation
+ * error, a bug) is left as it is.
+ */
+const asUnavailable = (error: unknown): BerthError | undefined => {
+  const { name, code, $metadata } = (error ?? {}) as {
+    name?: unknown;
+    code?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = $metadata?.httpStatusCode ?? 0;
+  if (
+    (typeof name === 'string' && unavailableNames.has(name)) ||
+    (typeof code === 'string' && unavailableCodes.has(code)) ||
+    status >= 500
+  ) {
+    return storeUnavailable('The database is not answering; try again.', 1, error);
+  }
+  return undefined;
+};
+
+/** Gate, time limit and the 503 mapping, around everything else (the SDK's retries and the faults' call layer). */
+const addStoreHealth = (client: DynamoDBClient, callMs: number, gate: DbGate | undefined) => {
+  client.middlewareStack.add(
+    <Args, Output>(next: (args: Args) => Promise<Output>, context: { commandName?: string }) =>
+      async (args: Args): Promise<Output> => {
+        const command = context.commandName ?? 'unknown';
+        const refused = gate?.({ command, writes: writeCommands.has(command) });
+        if (refused) throw refused;
+        let timer: NodeJS.Timeout | undefined;
+        // The call goes on in the background until its own attempts time out; its answer is not
+        // waited for. A write it applies meanwhile is a lost answer, which every write tolerates.
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(storeUnavailable(`The database did not answer within ${callMs} ms; try again.`, 1)),
+            callMs,
+          );
+        });
+        try {
+          return await Promise.race([next(args), deadline]);
+        } catch (error) {
+          throw isBerthError(error) ? error : (asUnavailable(error) ?? error);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    { step: 'initialize', priority: 'high', name: 'berthStoreHealth' },
+  );
+};
+
 const writeCommands = new Set([
   'PutItemCommand',
   'UpdateItemCommand',
@@ -151,6 +252,7 @@ const writeCommands = new Set([
 ]);
 
 export const createDb = (options: DbOptions): Db => {
+  const timeouts = { ...defaultDbTimeouts, ...options.timeouts };
   const client = new DynamoDBClient({
     region: options.region,
     ...(options.endpoint
@@ -161,7 +263,14 @@ export const createDb = (options: DbOptions): Db => {
         }
       : {}),
     maxAttempts: 5,
+    requestHandler: {
+      connectionTimeout: timeouts.connectMs,
+      requestTimeout: timeouts.attemptMs,
+      // Without it a request past requestTimeout is only warned about, and goes on waiting.
+      throwOnRequestTimeout: true,
+    },
   });
+  addStoreHealth(client, timeouts.callMs, options.gate);
   if (options.faults) addFaults(client, options.faults);
   const meter = options.meter ? newMeter() : undefined;
   if (meter) {

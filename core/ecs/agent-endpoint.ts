@@ -1,6 +1,6 @@
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { BerthError, isBerthError } from '../errors.ts';
+import { BerthError, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
 import { agentApiPrefix, type DoorbellAddress, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { type InputProblem, parseInput } from './action.ts';
@@ -138,13 +138,13 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
   } catch (error) {
     if (isBerthError(error) && error.kind !== 'internal') {
-      const details = error.details as { retryAfterSeconds?: number; taskArn?: string } | undefined;
+      const details = error.details as { taskArn?: string } | undefined;
       const response = jsonResponse(statusOf(error), {
         code: error.code,
         message: error.message,
         ...(details?.taskArn ? { taskArn: details.taskArn } : {}),
       });
-      const retryAfter = details?.retryAfterSeconds;
+      const retryAfter = retryAfterSecondsOf(error);
       if (retryAfter !== undefined) response.headers['retry-after'] = String(retryAfter);
       return response;
     }

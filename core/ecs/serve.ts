@@ -3,7 +3,7 @@ import type { SecretLookup } from '../auth/sigv4.ts';
 import { verifySigV4 } from '../auth/sigv4.ts';
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import { BerthError, clientError, httpStatusOf, isBerthError } from '../errors.ts';
+import { BerthError, clientError, httpStatusOf, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import type { HttpRequest, HttpResponse } from '../http.ts';
 import { parseInput } from './action.ts';
 import { actions, ssmTargetPrefix } from './actions.ts';
@@ -26,11 +26,19 @@ export type OperatorDeps = {
 
 const amzJson = 'application/x-amz-json-1.1';
 
-const errorResponse = (error: BerthError, requestId: string): HttpResponse => ({
-  statusCode: httpStatusOf(error.kind) === 403 ? 400 : httpStatusOf(error.kind),
-  headers: { 'content-type': amzJson, 'x-amzn-requestid': requestId, 'x-amzn-errortype': error.code },
-  body: JSON.stringify({ __type: error.code, message: error.message }),
-});
+const errorResponse = (error: BerthError, requestId: string): HttpResponse => {
+  const retryAfter = retryAfterSecondsOf(error);
+  return {
+    statusCode: httpStatusOf(error.kind) === 403 ? 400 : httpStatusOf(error.kind),
+    headers: {
+      'content-type': amzJson,
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': error.code,
+      ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}),
+    },
+    body: JSON.stringify({ __type: error.code, message: error.message }),
+  };
+};
 
 /** A signature is only good for the service and region it was made for, as on AWS. */
 const checkScope = (caller: { region: string; service: string }, target: string, config: BerthConfig) => {
