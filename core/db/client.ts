@@ -1,10 +1,12 @@
 import {
   DynamoDBClient,
+  GetItemCommand,
   InternalServerError,
   ProvisionedThroughputExceededException,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type BerthError, isBerthError, storeUnavailable } from '../errors.ts';
+import { keys } from './keys.ts';
 
 /** Capacity consumed, as DynamoDB reports it (ReturnConsumedCapacity), by kind of call. */
 export type Meter = {
@@ -47,6 +49,15 @@ export type DbOptions = {
    * refuses every call while its store is restarting, and writes while its disk is nearly full.
    */
   gate?: DbGate;
+  /**
+   * DynamoDB Local only. It answers TransactWriteItems before it has committed it: its JVM killed
+   * a few milliseconds after the 200 loses the transaction, and on a full disk the commit fails
+   * after the 200 (sqlite's "disk is full" in its log; docs/reliability.md). With this set, every
+   * transaction is followed by a consistent read (DynamoDB Local serves calls in order, so the
+   * read's answer comes after the commit), and then `confirm` is asked whether the store reported a
+   * failed commit since the transaction was sent (`sentAt`, ms): if so the caller gets that error.
+   */
+  commitBarrier?: { confirm: (sentAt: number) => BerthError | undefined };
 };
 
 export type DbGate = (call: { command: string; writes: boolean }) => BerthError | undefined;
@@ -214,8 +225,34 @@ const asUnavailable = (error: unknown): BerthError | undefined => {
   return undefined;
 };
 
+/** After a transaction: wait for DynamoDB Local to have committed it, then ask whether it failed. */
+const awaitCommit = async (
+  barrier: NonNullable<DbOptions['commitBarrier']>,
+  reader: DynamoDBClient,
+  table: string,
+  sentAt: number,
+) => {
+  const key = keys.commitBarrier();
+  await reader.send(
+    new GetItemCommand({
+      TableName: table,
+      Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+      ConsistentRead: true,
+    }),
+  );
+  // The store's log of the failed commit was written before the read was served; let it be read.
+  await new Promise((resolve) => setImmediate(resolve));
+  const failed = barrier.confirm(sentAt);
+  if (failed) throw failed;
+};
+
 /** Gate, time limit and the 503 mapping, around everything else (the SDK's retries and the faults' call layer). */
-const addStoreHealth = (client: DynamoDBClient, callMs: number, gate: DbGate | undefined) => {
+const addStoreHealth = (
+  client: DynamoDBClient,
+  callMs: number,
+  gate: DbGate | undefined,
+  barrier?: { confirm: DbOptions['commitBarrier']; reader: DynamoDBClient; table: string },
+) => {
   client.middlewareStack.add(
     <Args, Output>(next: (args: Args) => Promise<Output>, context: { commandName?: string }) =>
       async (args: Args): Promise<Output> => {
@@ -232,7 +269,15 @@ const addStoreHealth = (client: DynamoDBClient, callMs: number, gate: DbGate | u
           );
         });
         try {
-          return await Promise.race([next(args), deadline]);
+          const sentAt = Date.now();
+          const output = await Promise.race([next(args), deadline]);
+          if (barrier?.confirm && command === 'TransactWriteItemsCommand') {
+            await Promise.race([
+              awaitCommit(barrier.confirm, barrier.reader, barrier.table, sentAt),
+              deadline,
+            ]);
+          }
+          return output;
         } catch (error) {
           throw isBerthError(error) ? error : (asUnavailable(error) ?? error);
         } finally {
@@ -253,7 +298,7 @@ const writeCommands = new Set([
 
 export const createDb = (options: DbOptions): Db => {
   const timeouts = { ...defaultDbTimeouts, ...options.timeouts };
-  const client = new DynamoDBClient({
+  const config = {
     region: options.region,
     ...(options.endpoint
       ? {
@@ -269,8 +314,16 @@ export const createDb = (options: DbOptions): Db => {
       // Without it a request past requestTimeout is only warned about, and goes on waiting.
       throwOnRequestTimeout: true,
     },
-  });
-  addStoreHealth(client, timeouts.callMs, options.gate);
+  };
+  const client = new DynamoDBClient(config);
+  // The barrier's reads go on a client of their own: not metered, not faulted, not gated again.
+  const reader = options.commitBarrier ? new DynamoDBClient(config) : undefined;
+  addStoreHealth(
+    client,
+    timeouts.callMs,
+    options.gate,
+    reader && { confirm: options.commitBarrier, reader, table: options.table },
+  );
   if (options.faults) addFaults(client, options.faults);
   const meter = options.meter ? newMeter() : undefined;
   if (meter) {
@@ -314,5 +367,12 @@ export const createDb = (options: DbOptions): Db => {
     reported.add(id);
     report(skipped);
   };
+  if (reader) {
+    const destroy = doc.destroy.bind(doc);
+    doc.destroy = () => {
+      reader.destroy();
+      destroy();
+    };
+  }
   return { doc, table: options.table, onUnreadable, ...(meter ? { meter } : {}) };
 };

@@ -96,6 +96,8 @@ export const keys = {
     pk: `CLUSTER#${cluster}`,
     sk: `RUNTASK#${tokenHash}`,
   }),
+  /** Never written: `berth up` reads it after each transaction, to wait for its commit (client.ts). */
+  commitBarrier: (): Key => ({ pk: 'BERTH#COMMIT', sk: 'BARRIER' }),
 } as const;
 
 /** A task's place, as its instance records it (liveTaskRefs): its partition and id. */
