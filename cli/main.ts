@@ -38,6 +38,12 @@ const secretNote = (created: boolean, file: string | undefined) => {
     : ` (the secret is read from ${file}, not shown)`;
 };
 
+const mibOption = (value: string): number => {
+  const mib = Number(value);
+  if (!Number.isFinite(mib) || mib < 0) throw new InvalidArgumentError('a size in MiB is 0 or more.');
+  return mib;
+};
+
 const program = new Command('berth').description(
   'Berth: a self-hosted container control plane that speaks the ECS API.',
 );
@@ -60,6 +66,12 @@ program
     countOption,
     Number(process.env.BERTH_MAX_CONNECTIONS ?? defaultTransportLimits.maxConnections),
   )
+  .option(
+    '--min-free-mb <MiB>',
+    'refuse writes (503) while the data dir has less free space than this (env BERTH_MIN_FREE_MB)',
+    mibOption,
+    Number(process.env.BERTH_MIN_FREE_MB ?? 64),
+  )
   .action(
     async (options: {
       port: number;
@@ -68,6 +80,7 @@ program
       inMemory: boolean;
       region: string;
       maxConnections: number;
+      minFreeMb: number;
     }) => {
       console.log(
         options.inMemory ? 'Starting Berth (in memory)…' : `Starting Berth (data in ${options.dataDir})…`,
@@ -75,6 +88,9 @@ program
       const host = await startLocalHost({
         ...options,
         transportLimits: { maxConnections: options.maxConnections },
+        minFreeBytes: options.minFreeMb * 1024 * 1024,
+        // DynamoDB Local died and could not be restarted: exit, so that a supervisor restarts Berth.
+        onStoreLost: () => process.exit(1),
       });
       const { credentials, credentialsFile, endpoint, region } = host;
       console.log(`

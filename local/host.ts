@@ -12,9 +12,10 @@ import { join, resolve } from 'node:path';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
-import { createDb, type Db, type DbFaults } from '../core/db/client.ts';
+import { createDb, type Db, type DbFaults, type DbTimeouts } from '../core/db/client.ts';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
+import { storeUnavailable } from '../core/errors.ts';
 import type { HttpRequest, HttpResponse } from '../core/http.ts';
 import type { ReconcileDeps } from '../core/reconcile/apply.ts';
 import {
@@ -27,8 +28,9 @@ import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/uni
 import { createReconcilerHandler } from '../functions/reconciler.ts';
 import { localAgentFiles } from './agent-files.ts';
 import { LocalDoorbell } from './doorbell.ts';
-import { ensureTable, startDynamoDbLocal } from './dynamodb.ts';
+import { ensureTable } from './dynamodb.ts';
 import { createHttpServer, listen, type TransportLimits } from './server.ts';
+import { createStoreHealth, type HealthReport, superviseDynamoDbLocal, watchDisk } from './store-health.ts';
 import { type StreamHandler, startStreamPoller } from './stream-poller.ts';
 
 export type LocalHostOptions = {
@@ -58,6 +60,17 @@ export type LocalHostOptions = {
   transportLimits?: Partial<TransportLimits>;
   /** Called after each stream batch the reconciler handled, with its size and duration. */
   onStreamBatch?: (records: number, ms: number) => void;
+  /** Below this much free space in the data directory writes are refused (default 64 MiB). */
+  minFreeBytes?: number;
+  /** How often the free space is looked at (default every second). */
+  diskCheckIntervalMs?: number;
+  /** Time limits of each database call (default `defaultDbTimeouts`). */
+  dbTimeouts?: Partial<DbTimeouts>;
+  /**
+   * Called when DynamoDB Local died and cannot be restarted (`berth up` exits non-zero, so that a
+   * supervisor restarts it); until then, and without it, requests are answered 503.
+   */
+  onStoreLost?: (error: Error) => void;
 };
 
 export type LocalHost = {
@@ -78,8 +91,15 @@ export type LocalHost = {
   drain: (timeoutMs?: number) => Promise<void>;
   /** Runs the sweeper once now. */
   sweep: () => Promise<SweepReport>;
+  /** The store's health, as `GET /health` answers it. */
+  health: () => HealthReport;
+  /** DynamoDB Local's pid now (absent with dynamoEndpoint); reliability tests kill and stop it. */
+  storePid: () => number | undefined;
   stop: () => Promise<void>;
 };
+
+/** The default margin of free space: room for a burst of writes between two looks at the disk. */
+export const defaultMinFreeBytes = 64 * 1024 * 1024;
 
 /** The admin key pair: created on first start and kept (0600) in the data dir. */
 const loadOrCreateKeys = (
@@ -164,13 +184,32 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
   );
   const onError = (error: unknown, context: object) => console.error('berth: internal error', context, error);
 
+  const health = createStoreHealth();
+  // `GET /health`: for `berth status` and supervisors (503 while anything is refused). Unsigned, so
+  // it says only what is refused and why.
+  const healthResponse = (): HttpResponse => {
+    const report = health.report();
+    const fine = report.store === 'up' && report.writes === 'accepted';
+    return {
+      statusCode: fine ? 200 : 503,
+      headers: { 'content-type': 'application/json', ...(fine ? {} : { 'retry-after': '5' }) },
+      body: JSON.stringify(report),
+    };
+  };
+
   // Listen first: a port in use is reported before the database spends seconds starting.
   let route: {
     operator: (r: HttpRequest) => Promise<HttpResponse>;
     agent: (r: HttpRequest) => Promise<HttpResponse>;
   } = { operator: starting, agent: starting };
   const server = createHttpServer(
-    { operator: (r) => route.operator(r), agent: (r) => route.agent(r) },
+    {
+      operator: (r) =>
+        r.method === 'GET' && r.path === '/health' && route.operator !== starting
+          ? Promise.resolve(healthResponse())
+          : route.operator(r),
+      agent: (r) => route.agent(r),
+    },
     options.onRequest,
     options.transportLimits,
   );
@@ -183,14 +222,28 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       server.closeAllConnections();
     });
 
+  const dynamoDir = dataDir ? join(dataDir, 'dynamodb') : undefined;
+  const disk = dynamoDir
+    ? watchDisk({
+        path: dataDir ?? dynamoDir,
+        minFreeBytes: options.minFreeBytes ?? defaultMinFreeBytes,
+        health,
+        ...(options.diskCheckIntervalMs ? { intervalMs: options.diskCheckIntervalMs } : {}),
+      })
+    : undefined;
   const dynamo = options.dynamoEndpoint
     ? undefined
-    : await startDynamoDbLocal({ dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined }).catch(
-        async (error) => {
-          await closeServer();
-          throw error;
-        },
-      );
+    : await superviseDynamoDbLocal({
+        dataDir: dynamoDir,
+        tableName: config.tableName,
+        health,
+        onGiveUp: (error) => options.onStoreLost?.(error),
+        ...(disk ? { onOutput: disk.storeOutput } : {}),
+      }).catch(async (error) => {
+        disk?.stop();
+        await closeServer();
+        throw error;
+      });
   const dynamoEndpoint = options.dynamoEndpoint ?? dynamo?.endpoint ?? '';
   try {
     await ensureTable(dynamoEndpoint, config.tableName);
@@ -200,6 +253,18 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       endpoint: dynamoEndpoint,
       meter: options.meter,
       faults: options.dbFaults,
+      gate: health.gate,
+      // Always DynamoDB Local here (ours, or another host's): wait for each transaction's commit.
+      commitBarrier: {
+        confirm: (sentAt) =>
+          disk?.fullReportedSince(sentAt)
+            ? storeUnavailable(
+                'DynamoDB Local reported a full disk while committing this write: it may not be stored; try again.',
+                10,
+              )
+            : undefined,
+      },
+      ...(options.dbTimeouts ? { timeouts: options.dbTimeouts } : {}),
     });
     const reconcileDeps: ReconcileDeps = { db, config, doorbell, now };
     const agentFiles = localAgentFiles();
@@ -241,6 +306,8 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       const delay = Math.max(0, Date.parse(at) - now().getTime()) + 50;
       const timer = setTimeout(() => {
         timers.delete(id);
+        // Not while writes are refused: the recheck would fail, and nothing else would schedule it.
+        if (!health.writable()) return recheck(unit, new Date(now().getTime() + 1_000).toISOString());
         // A recheck may find the unit still waiting: its next recheck is scheduled the same way.
         reconcileUnit(reconcileDeps, unit, recheck).catch((error) => onError(error, { recheck: id }));
       }, delay);
@@ -258,11 +325,17 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
           handler: timedHandler(createReconcilerHandler(reconcileDeps, recheck), options.onStreamBatch),
           onFailure: (records, error) =>
             console.error(`berth: gave up on ${records.length} stream record(s) after retries`, error),
+          ready: health.ready,
         });
     let sweeping: Promise<unknown> = Promise.resolve();
     const sweeper = options.withoutScheduler
       ? undefined
       : setInterval(() => {
+          // While writes are refused agents cannot sync, so their heartbeats age without their
+          // fault: no sweep then, nor within a grace after, or an outage of the store would mark
+          // the whole fleet disconnected (and replace its tasks) the moment it ended.
+          const sinceWritable = Date.now() - health.writableSince();
+          if (!health.writable() || sinceWritable < sweepSettings.graceSeconds * 1000) return;
           sweeping = sweepOnce().catch((error) => onError(error, { sweep: true }));
         }, options.sweepIntervalMs ?? 15_000);
     sweeper?.unref();
@@ -283,8 +356,11 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
         await poller?.drain(timeoutMs);
       },
       sweep: sweepOnce,
+      health: health.report,
+      storePid: () => dynamo?.pid(),
       stop: async () => {
         clearInterval(sweeper);
+        disk?.stop();
         for (const timer of timers.values()) clearTimeout(timer);
         await closeServer();
         await poller?.stop();
@@ -294,6 +370,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       },
     };
   } catch (error) {
+    disk?.stop();
     await closeServer();
     await dynamo?.stop();
     throw error;

@@ -72,3 +72,35 @@ export const post = async (url: string, headers: Record<string, string>, body: s
 };
 
 export const ecsTarget = (action: string) => `AmazonEC2ContainerServiceV20141113.${action}`;
+
+/**
+ * One ECS action (or another service's, named with its prefix: `AmazonSSM.CreateActivation`), signed, sent once (no SDK retries in between): its raw status, Retry-After and
+ * body, and how long it took. Aborted after `timeoutMs`, so a hang fails the test instead of it.
+ */
+export const callAction = async (
+  target: { endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } },
+  action: string,
+  input: unknown,
+  timeoutMs = 30_000,
+) => {
+  const body = JSON.stringify(input);
+  const started = performance.now();
+  const { url, headers } = await signRequest(target.endpoint, target.credentials, {
+    target: action.includes('.') ? action : ecsTarget(action),
+    body,
+  });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    // biome-ignore lint/suspicious/noExplicitAny: tests read answer fields directly
+    body: (text ? JSON.parse(text) : {}) as Record<string, any>,
+    ms: performance.now() - started,
+  };
+};
