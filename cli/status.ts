@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import type { Command } from 'commander';
 import { defaultSweepSettings } from '../core/reconcile/sweep-settings.ts';
+import type { HealthReport } from '../local/store-health.ts';
 import { ageOf, definitionOf, ecsClientFor, explainClientError, idOf, table } from './ecs-client.ts';
 import { printable, printableJson } from './terminal.ts';
 
@@ -371,6 +372,40 @@ export const renderStatus = (clusters: ClusterStatus[], now: Date): string => {
   return `${screens.join('\n\n')}\n\n${note}`;
 };
 
+/**
+ * `berth up`'s `GET /health`: whether its store is up and takes writes. Undefined where there is
+ * none (a stage on AWS answers 404) or it cannot be read; the ECS calls then say what is wrong.
+ */
+export const collectHealth = async (endpoint: string | undefined): Promise<HealthReport | undefined> => {
+  if (!endpoint) return undefined;
+  try {
+    const response = await fetch(new URL('/health', endpoint), { signal: AbortSignal.timeout(3_000) });
+    if (response.status !== 200 && response.status !== 503) return undefined;
+    const report = (await response.json()) as Partial<HealthReport>;
+    return typeof report.store === 'string' && typeof report.writes === 'string'
+      ? (report as HealthReport)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** One line above the clusters when the control plane refuses something; undefined when it does not. */
+export const renderHealth = (health: HealthReport | undefined): string | undefined => {
+  if (!health || (health.store === 'up' && health.writes === 'accepted')) return undefined;
+  const what =
+    health.store === 'restarting'
+      ? 'DATABASE RESTARTING: requests are answered 503'
+      : health.store === 'failed'
+        ? 'DATABASE DOWN: requests are answered 503'
+        : 'WRITES REFUSED (503), reads served';
+  return `${what}${health.reason ? ` — ${health.reason}` : ''}${health.since ? ` (since ${health.since})` : ''}`;
+};
+
+/** Where `berth status` reaches the control plane, when it is named (else the SDK resolves it). */
+const endpointOf = (options: { endpoint?: string }, env: NodeJS.ProcessEnv = process.env) =>
+  options.endpoint ?? env.BERTH_ENDPOINT ?? env.AWS_ENDPOINT_URL_ECS ?? env.AWS_ENDPOINT_URL;
+
 /** `berth status [--cluster C] [--json] [--endpoint URL]`. */
 export const addStatusCommand = (program: Command): void => {
   program
@@ -381,12 +416,25 @@ export const addStatusCommand = (program: Command): void => {
     .option('--endpoint <url>', 'the control plane (env BERTH_ENDPOINT)')
     .action(async (options: { cluster?: string; json: boolean; endpoint?: string }) => {
       const ecs = ecsClientFor(options);
+      const health = await collectHealth(endpointOf(options));
+      const healthLine = renderHealth(health);
       try {
         const clusters = await collectStatus(ecs, options.cluster);
         process.stdout.write(
-          options.json ? `${printableJson({ clusters }, 2)}\n` : `${renderStatus(clusters, new Date())}\n`,
+          options.json
+            ? `${printableJson({ ...(health ? { health } : {}), clusters }, 2)}
+`
+            : `${
+                healthLine
+                  ? `${printable(healthLine)}
+
+`
+                  : ''
+              }${renderStatus(clusters, new Date())}
+`,
         );
       } catch (error) {
+        if (healthLine && !options.json) process.stderr.write(`berth status: ${healthLine}\n`);
         process.stderr.write(`berth status: ${explainClientError(error)}\n`);
         process.exitCode = 1;
       } finally {

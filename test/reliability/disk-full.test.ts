@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { collectHealth, renderHealth } from '../../cli/status.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { callAction } from './signing.ts';
 
@@ -106,6 +107,7 @@ describe('the data directory fills up', () => {
     const read = await call('DescribeTaskDefinition', { taskDefinition: 'disk-web:1' });
     const listed = await call('ListClusters', {});
     const whileFull = await health(berth.endpoint);
+    const statusLine = renderHealth(await collectHealth(berth.endpoint));
     const registration = await fetch(`${berth.endpoint}/agent/v1/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -135,6 +137,10 @@ describe('the data directory fills up', () => {
     expect(whileFull.status).toBe(503);
     expect(whileFull.body).toMatchObject({ store: 'up', writes: 'refused' });
     expect(whileFull.body.reason).toContain('free');
+    // What `berth status` prints above the clusters.
+    expect(statusLine).toMatch(
+      /^WRITES REFUSED \(503\), reads served — the data directory has .* free, below the margin of 16\.0 MiB \(since /,
+    );
     expect(logged.filter((line) => line.includes('writes are answered 503'))).toHaveLength(1);
 
     // Room again: writes are accepted, and said so once.
@@ -144,6 +150,7 @@ describe('the data directory fills up', () => {
     expect(after.status).toBe(200);
     acknowledged.push(after.body.taskDefinition.revision);
     expect((await health(berth.endpoint)).body).toMatchObject({ writes: 'accepted' });
+    expect(renderHealth(await collectHealth(berth.endpoint))).toBeUndefined();
     expect(logged.filter((line) => line.includes('has room again'))).toHaveLength(1);
 
     // Nothing acknowledged is lost across a restart.
