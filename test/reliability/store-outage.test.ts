@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { DbFaults } from '../../core/db/client.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { jvmsOf, waitUntil } from './berth-process.ts';
 import { callAction } from './signing.ts';
@@ -168,5 +169,37 @@ describe('DynamoDB Local stalled (SIGSTOP)', () => {
     );
     // Stalled is not dead: the same JVM serves on, nothing was restarted.
     expect(jvmPid()).toBe(pid);
+  });
+});
+
+describe('DynamoDB failing after the SDK gave up', () => {
+  it('answers throttling, 5xx and timeouts with 503 and Retry-After, not 500', async () => {
+    // Prepare: an in-memory host whose next call fails in front of Berth's code, once per kind.
+    const faults: DbFaults = { rate: 0, kinds: [], seed: 7, layer: 'call', when: 'before' };
+    const faulty = await startLocalHost({
+      inMemory: true,
+      port: 0,
+      dbFaults: faults,
+      withoutScheduler: true,
+    });
+    try {
+      const answers: Record<string, { status: number; type: unknown; retryAfter: string | null }> = {};
+      for (const kind of ['throttle', 'internal', 'timeout'] as const) {
+        Object.assign(faults, {
+          rate: 1,
+          kinds: [kind],
+          limit: Object.keys(faults.injected ?? {}).length + 1,
+        });
+        const answer = await callAction(faulty, 'ListClusters', {});
+        answers[kind] = { status: answer.status, type: answer.body.__type, retryAfter: answer.retryAfter };
+      }
+
+      // Assert
+      const unavailable = { status: 503, type: 'ServiceUnavailableException', retryAfter: '1' };
+      expect(answers).toEqual({ throttle: unavailable, internal: unavailable, timeout: unavailable });
+      expect(Object.values(faults.injected ?? {}).reduce((sum, n) => sum + n, 0)).toBe(3);
+    } finally {
+      await faulty.stop();
+    }
   });
 });
