@@ -110,6 +110,17 @@ export const createStoreHealth = (): StoreHealth => {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** A failed start in one line: its first, and the JVM's first exception when the first says only that it exited. */
+const summary = (error: unknown): string => {
+  const lines = String((error as Error)?.message ?? error)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const first = lines[0] ?? 'unknown error';
+  const cause = lines.slice(1).find((line) => /Exception|Error/.test(line));
+  return cause && first.endsWith(':') ? `${first} ${cause}` : first;
+};
+
 export type SupervisedStore = {
   endpoint: string;
   /** The JVM's pid now (reliability tests kill and stop it). */
@@ -188,10 +199,10 @@ export const superviseDynamoDbLocal = async (options: {
         return;
       } catch (error) {
         failure = error;
-        log(`berth: DynamoDB Local did not start again: ${(error as Error).message.split('\n')[0]}`);
+        log(`berth: DynamoDB Local did not start again: ${summary(error)}`);
       }
     }
-    giveUp(`${what}, and ${delays.length} starts failed (${(failure as Error).message.split('\n')[0]})`);
+    giveUp(`${what}, and ${delays.length} starts failed (the last: ${summary(failure)})`);
   };
 
   return {

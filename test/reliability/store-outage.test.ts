@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -200,6 +201,57 @@ describe('DynamoDB failing after the SDK gave up', () => {
       expect(Object.values(faults.injected ?? {}).reduce((sum, n) => sum + n, 0)).toBe(3);
     } finally {
       await faulty.stop();
+    }
+  });
+});
+
+describe('DynamoDB Local that cannot be restarted', () => {
+  it('is given up on after five failed starts: onStoreLost is called (berth up exits 1) and requests stay 503', async () => {
+    // Prepare: a host of its own, whose store's port someone else takes once the store is dead.
+    const dir = mkdtempSync(join(tmpdir(), 'berth-lost-'));
+    const gaveUp: Error[] = [];
+    const doomed = await startLocalHost({
+      dataDir: dir,
+      port: 0,
+      onStoreLost: (error) => gaveUp.push(error),
+    });
+    let squatter: Server | undefined;
+    try {
+      const port = Number(new URL(doomed.dynamoEndpoint).port);
+      const pid = doomed.storePid() as number;
+
+      // Act
+      process.kill(pid, 'SIGKILL');
+      await waitUntil(
+        'the port to be free',
+        () =>
+          new Promise<boolean>((resolve) => {
+            const server = createServer();
+            server.once('error', () => resolve(false));
+            server.listen(port, '0.0.0.0', () => {
+              squatter = server;
+              resolve(true);
+            });
+          }),
+        5_000,
+      );
+      await waitUntil('the store to be given up on', () => gaveUp.length > 0, 100_000);
+
+      // Assert
+      expect(gaveUp).toHaveLength(1);
+      expect(gaveUp[0]?.message).toContain('5 starts failed');
+      expect(doomed.health()).toMatchObject({ store: 'failed', writes: 'refused' });
+      const answer = await callAction(doomed, 'ListClusters', {});
+      expect({ status: answer.status, type: answer.body.__type }).toEqual({
+        status: 503,
+        type: 'ServiceUnavailableException',
+      });
+      expect(Number(answer.retryAfter)).toBeGreaterThan(0);
+      expect(logged.some((line) => line.includes('exiting so that a supervisor restarts Berth'))).toBe(true);
+    } finally {
+      squatter?.close();
+      await doomed.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
