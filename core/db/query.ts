@@ -43,7 +43,12 @@ const startKeyOf = (item: Item, index?: IndexName): Item => {
  * Get, Query, BatchGet, stream read and write of it fails with InternalFailure, for good. Real
  * DynamoDB never stores such an item (it refuses the request), and its 500s are InternalServerError.
  */
-const isUnreadable = (error: unknown): boolean => (error as { name?: unknown })?.name === 'InternalFailure';
+const isUnreadable = (error: unknown): boolean => {
+  // The client raises the store's 5xx as ServiceUnavailableException (core/db/client.ts), keeping
+  // DynamoDB's own error as the cause in its details.
+  const { name, details } = (error ?? {}) as { name?: unknown; details?: { cause?: { name?: unknown } } };
+  return name === 'InternalFailure' || details?.cause?.name === 'InternalFailure';
+};
 
 /**
  * A read's error as the domain sees it: an item DynamoDB Local cannot read becomes ItemUnreadable

@@ -270,7 +270,11 @@ describe('an item DynamoDB Local stored but cannot read', () => {
     );
 
     // Assess
-    await expect(read).rejects.toMatchObject({ name: 'InternalFailure' });
+    // The client answers the store's 5xx as ServiceUnavailableException, with DynamoDB's error as its cause.
+    await expect(read).rejects.toMatchObject({
+      code: 'ServiceUnavailableException',
+      details: { cause: { name: 'InternalFailure' } },
+    });
   });
 
   it('lists and describes the other clusters', async () => {
