@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn as spawnProcess, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -59,7 +60,7 @@ export const launcherDir = fileURLToPath(new URL('./java/', import.meta.url));
  * native library path. Under umask 077, so the database files the JVM creates are its user's
  * alone (0600), whenever it creates them.
  */
-const spawnDynamoDbLocal = (port: number, dataDir: string | undefined): ChildProcess => {
+const spawnDynamoDbLocal = (port: number, dataDir: string | undefined, accessKeyId: string): ChildProcess => {
   const dir = dynamoDbLocalDir();
   const java = [
     'java',
@@ -73,13 +74,36 @@ const spawnDynamoDbLocal = (port: number, dataDir: string | undefined): ChildPro
     '-sharedDb',
   ];
   const stdio = 'pipe';
+  // In the environment, not on the command line: /proc/PID/environ is its owner's, cmdline everyone's.
+  const env = { ...process.env, BERTH_DYNAMODB_ACCESS_KEY_ID: accessKeyId };
   if (process.platform === 'win32')
-    return spawnProcess(java[0] as string, java.slice(1), { cwd: dir, stdio });
+    return spawnProcess(java[0] as string, java.slice(1), { cwd: dir, stdio, env });
   // exec keeps the pid: the watchdog and stop() signal the JVM itself.
-  return spawnProcess('sh', ['-c', 'umask 077 && exec "$@"', 'berth-dynamodb', ...java], { cwd: dir, stdio });
+  return spawnProcess('sh', ['-c', 'umask 077 && exec "$@"', 'berth-dynamodb', ...java], {
+    cwd: dir,
+    stdio,
+    env,
+  });
 };
 
-export type LocalDynamo = { endpoint: string; process: ChildProcess; stop: () => Promise<void> };
+/**
+ * How to reach a DynamoDB Local started by Berth: its loopback endpoint and the access key id its
+ * launcher requires of every request (a task with `networkMode: host` shares this machine's
+ * loopback, so the address alone keeps nobody out). The secret key is not checked by DynamoDB
+ * Local; the id is the shared secret, chosen afresh each time Berth starts one.
+ */
+export type DynamoDbLocalAccess = { endpoint: string; accessKeyId: string };
+
+/** A new access key id for a DynamoDB Local: 128 random bits. */
+export const newDynamoDbLocalKey = (): string => `BERTH${randomBytes(16).toString('hex').toUpperCase()}`;
+
+/** The SDK credentials for a DynamoDB Local started with `accessKeyId`. */
+export const dynamoDbLocalCredentials = (accessKeyId: string) => ({
+  accessKeyId,
+  secretAccessKey: 'berthlocal',
+});
+
+export type LocalDynamo = DynamoDbLocalAccess & { process: ChildProcess; stop: () => Promise<void> };
 
 /**
  * Kills DynamoDB Local's JVM when this process dies without stopping it (SIGKILL, the OOM killer):
@@ -114,11 +138,14 @@ export const startDynamoDbLocal = async (options: {
   dataDir?: string;
   /** Instead of a free one: a restart keeps the endpoint its clients hold. */
   port?: number;
+  /** Instead of a new one: a restart keeps the key its clients hold. */
+  accessKeyId?: string;
 }): Promise<LocalDynamo> => {
   checkJava();
   const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const child = spawnDynamoDbLocal(port, options.dataDir);
+  const accessKeyId = options.accessKeyId ?? newDynamoDbLocalKey();
+  const child = spawnDynamoDbLocal(port, options.dataDir, accessKeyId);
   const watchdog = watchOverJvm(child.pid);
   child.once('exit', () => watchdog?.kill('SIGKILL'));
   let output = '';
@@ -138,7 +165,7 @@ export const startDynamoDbLocal = async (options: {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+    credentials: dynamoDbLocalCredentials(accessKeyId),
     maxAttempts: 1,
   });
   const deadline = Date.now() + 60_000;
@@ -170,15 +197,15 @@ export const startDynamoDbLocal = async (options: {
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
-  return { endpoint, process: child, stop };
+  return { endpoint, accessKeyId, process: child, stop };
 };
 
 /** Creates the Berth table from the shared definition if it is not there yet. */
-export const ensureTable = async (endpoint: string, tableName: string): Promise<void> => {
+export const ensureTable = async (store: DynamoDbLocalAccess, tableName: string): Promise<void> => {
   const client = new DynamoDBClient({
-    endpoint,
+    endpoint: store.endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+    credentials: dynamoDbLocalCredentials(store.accessKeyId),
   });
   try {
     await client.send(

@@ -28,7 +28,7 @@ import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/uni
 import { createReconcilerHandler } from '../functions/reconciler.ts';
 import { localAgentFiles } from './agent-files.ts';
 import { LocalDoorbell } from './doorbell.ts';
-import { ensureTable } from './dynamodb.ts';
+import { dynamoDbLocalCredentials, ensureTable } from './dynamodb.ts';
 import { createHttpServer, listen, type TransportLimits } from './server.ts';
 import { createStoreHealth, type HealthReport, superviseDynamoDbLocal, watchDisk } from './store-health.ts';
 import { type StreamHandler, startStreamPoller } from './stream-poller.ts';
@@ -50,6 +50,8 @@ export type LocalHostOptions = {
   withoutScheduler?: boolean;
   /** Where to point DynamoDB (another host's DynamoDB Local) instead of starting one. */
   dynamoEndpoint?: string;
+  /** With dynamoEndpoint: the access key id that DynamoDB Local requires (that host's `dynamoAccessKeyId`). */
+  dynamoAccessKeyId?: string;
   /** Count the capacity DynamoDB reports for every call (`db.meter`), for benchmarks. */
   meter?: boolean;
   /** Inject DynamoDB errors into a share of the table's calls (reliability tests only). */
@@ -84,6 +86,8 @@ export type LocalHost = {
   credentialsFile?: string;
   dataDir?: string;
   dynamoEndpoint: string;
+  /** The access key id DynamoDB Local requires of every request (a secret: see local/dynamodb.ts). */
+  dynamoAccessKeyId: string;
   config: BerthConfig;
   db: Db;
   doorbell: LocalDoorbell;
@@ -245,12 +249,14 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
         throw error;
       });
   const dynamoEndpoint = options.dynamoEndpoint ?? dynamo?.endpoint ?? '';
+  const dynamoAccessKeyId = options.dynamoAccessKeyId ?? dynamo?.accessKeyId ?? '';
   try {
-    await ensureTable(dynamoEndpoint, config.tableName);
+    await ensureTable({ endpoint: dynamoEndpoint, accessKeyId: dynamoAccessKeyId }, config.tableName);
     const db = createDb({
       table: config.tableName,
       region: config.region,
       endpoint: dynamoEndpoint,
+      credentials: dynamoDbLocalCredentials(dynamoAccessKeyId),
       meter: options.meter,
       faults: options.dbFaults,
       gate: health.gate,
@@ -326,6 +332,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       ? undefined
       : await startStreamPoller({
           endpoint: dynamoEndpoint,
+          credentials: dynamoDbLocalCredentials(dynamoAccessKeyId),
           tableName: config.tableName,
           ...(dataDir ? { checkpointFile: join(dataDir, 'stream-checkpoint.json') } : {}),
           handler: timedHandler(createReconcilerHandler(reconcileDeps, recheck), options.onStreamBatch),
@@ -355,6 +362,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       ...(keys.file ? { credentialsFile: keys.file } : {}),
       dataDir,
       dynamoEndpoint,
+      dynamoAccessKeyId,
       config,
       db,
       doorbell,

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { DbGate } from '../core/db/client.ts';
 import { storeUnavailable } from '../core/errors.ts';
-import { ensureTable, type LocalDynamo, startDynamoDbLocal } from './dynamodb.ts';
+import { type DynamoDbLocalAccess, ensureTable, type LocalDynamo, startDynamoDbLocal } from './dynamodb.ts';
 
 // `berth up`'s store can fail in ways a managed table does not: its JVM dies or stalls, and its disk
 // fills up, where DynamoDB Local answers TransactWriteItems with 200 while sqlite stored nothing
@@ -121,8 +121,7 @@ const summary = (error: unknown): string => {
   return cause && first.endsWith(':') ? `${first} ${cause}` : first;
 };
 
-export type SupervisedStore = {
-  endpoint: string;
+export type SupervisedStore = DynamoDbLocalAccess & {
   /** The JVM's pid now (reliability tests kill and stop it). */
   pid: () => number | undefined;
   stop: () => Promise<void>;
@@ -187,9 +186,13 @@ export const superviseDynamoDbLocal = async (options: {
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (stopping) return;
       try {
-        const next = await startDynamoDbLocal({ dataDir: options.dataDir, port });
+        const next = await startDynamoDbLocal({
+          dataDir: options.dataDir,
+          port,
+          accessKeyId: current.accessKeyId,
+        });
         if (stopping) return void (await next.stop());
-        await ensureTable(next.endpoint, options.tableName);
+        await ensureTable(next, options.tableName);
         current = next;
         watch(next);
         options.health.setStore('up');
@@ -207,6 +210,7 @@ export const superviseDynamoDbLocal = async (options: {
 
   return {
     endpoint: current.endpoint,
+    accessKeyId: current.accessKeyId,
     pid: () => current.process.pid,
     stop: async () => {
       stopping = true;

@@ -37,6 +37,11 @@ export type StreamHandler = (
 export type StreamPollerOptions = {
   /** DynamoDB Local's endpoint. */
   endpoint: string;
+  /**
+   * The credentials it requires (Berth's launcher checks the key id; DynamoDB Local accepts only
+   * alphanumeric access keys and checks nothing else).
+   */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   tableName: string;
   /** JSON file with each shard's position; absent = kept in memory (a restart replays the stream). */
   checkpointFile?: string;
@@ -88,8 +93,6 @@ export class StreamRecordsDiscarded extends Error {
   }
 }
 
-// DynamoDB Local accepts only alphanumeric access keys; it checks nothing else.
-const localCredentials = { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' };
 /** New shards appear when a shard closes (we look then) or rarely otherwise (we look this often). */
 const discoveryIntervalMs = 5_000;
 /** GetRecords' own limit. */
@@ -379,7 +382,7 @@ export const startStreamPoller = async (options: StreamPollerOptions): Promise<S
   const clientConfig = {
     endpoint: options.endpoint,
     region,
-    credentials: localCredentials,
+    credentials: options.credentials,
     // A stalled store must not hold a read for ever (DynamoDB Local stopped, a half-open socket):
     // a read that times out is retried from the checkpoint like any failed read.
     requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },

@@ -36,6 +36,8 @@ export type DbOptions = {
   region: string;
   /** DynamoDB Local's URL; absent on AWS. */
   endpoint?: string;
+  /** With `endpoint`: the credentials DynamoDB Local requires (Berth's launcher checks the key id). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Ask DynamoDB for the capacity of every call and add it up (for benchmarks). */
   meter?: boolean;
   /** Fail a share of calls on purpose (reliability tests); never set in production. */
@@ -304,7 +306,7 @@ export const createDb = (options: DbOptions): Db => {
       ? {
           endpoint: options.endpoint,
           // DynamoDB Local accepts any alphanumeric key; never let it pick up real ones by accident.
-          credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+          credentials: options.credentials ?? { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
         }
       : {}),
     maxAttempts: 5,

@@ -25,7 +25,7 @@ const scanTable = async (): Promise<Record<string, unknown>[]> => {
   const client = new DynamoDBClient({
     endpoint: berth.dynamoEndpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+    credentials: { accessKeyId: berth.dynamoAccessKeyId, secretAccessKey: 'berthlocal' },
   });
   const items: Record<string, unknown>[] = [];
   try {

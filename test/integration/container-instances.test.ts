@@ -95,7 +95,7 @@ const tablePartitionKeys = async (): Promise<string[]> => {
   const client = new DynamoDBClient({
     endpoint: berth.dynamoEndpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+    credentials: { accessKeyId: berth.dynamoAccessKeyId, secretAccessKey: 'berthlocal' },
   });
   const keys: string[] = [];
   try {

@@ -196,6 +196,7 @@ describe('two control planes on one table', () => {
     // Prepare
     const second: LocalHost = await startLocalHost({
       dynamoEndpoint: berth.dynamoEndpoint,
+      dynamoAccessKeyId: berth.dynamoAccessKeyId,
       inMemory: true,
       port: 0,
       now,

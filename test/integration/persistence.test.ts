@@ -150,7 +150,7 @@ describe('a restart on the same data directory', () => {
     const dynamo = new DynamoDBClient({
       endpoint: berth().dynamoEndpoint,
       region: 'us-east-1',
-      credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+      credentials: { accessKeyId: berth().dynamoAccessKeyId, secretAccessKey: 'berthlocal' },
     });
     try {
       const tokenHash = createHash('sha256').update(first.token).digest('hex');

@@ -11,7 +11,12 @@ import {
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type StreamSettings, streamSettings } from '../../core/reconcile/stream-settings.ts';
-import { ensureTable, type LocalDynamo, startDynamoDbLocal } from '../../local/dynamodb.ts';
+import {
+  dynamoDbLocalCredentials,
+  ensureTable,
+  type LocalDynamo,
+  startDynamoDbLocal,
+} from '../../local/dynamodb.ts';
 import {
   type StreamPoller,
   type StreamPollerOptions,
@@ -30,7 +35,7 @@ beforeAll(async () => {
   db = new DynamoDBClient({
     endpoint: dynamo.endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'berthlocal', secretAccessKey: 'berthlocal' },
+    credentials: dynamoDbLocalCredentials(dynamo.accessKeyId),
   });
   scratch = await mkdtemp(join(tmpdir(), 'berth-stream-poller-'));
 });
@@ -50,7 +55,7 @@ let tables = 0;
 const freshTable = async (): Promise<string> => {
   tables += 1;
   const name = `stream-poller-${tables}`;
-  await ensureTable(dynamo.endpoint, name);
+  await ensureTable(dynamo, name);
   return name;
 };
 
@@ -85,10 +90,13 @@ const recordingHandler = (
 };
 
 const start = async (
-  options: Omit<StreamPollerOptions, 'endpoint' | 'settings'> & { settings?: Partial<StreamSettings> },
+  options: Omit<StreamPollerOptions, 'endpoint' | 'credentials' | 'settings'> & {
+    settings?: Partial<StreamSettings>;
+  },
 ) => {
   const poller = await startStreamPoller({
     endpoint: dynamo.endpoint,
+    credentials: dynamoDbLocalCredentials(dynamo.accessKeyId),
     pollIntervalMs: 50,
     onError: () => {},
     ...options,

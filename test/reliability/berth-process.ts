@@ -33,6 +33,16 @@ export const jvmsOf = (dataDir: string): Proc[] =>
     (p) => p.cmdline.includes('DynamoDBLocal.jar') && p.cmdline.includes(`${dataDir}/dynamodb`),
   );
 
+/**
+ * The access key id a DynamoDB Local JVM requires (from its environment, which only its user and
+ * root can read), so a test can read the table of a `berth up` it runs as a child.
+ */
+export const accessKeyIdOf = (pid: number): string | undefined =>
+  readFileSync(`/proc/${pid}/environ`, 'utf8')
+    .split('\0')
+    .find((entry) => entry.startsWith('BERTH_DYNAMODB_ACCESS_KEY_ID='))
+    ?.slice('BERTH_DYNAMODB_ACCESS_KEY_ID='.length);
+
 export type BerthProcess = {
   child: ChildProcess;
   endpoint: string;

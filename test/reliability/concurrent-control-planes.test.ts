@@ -41,6 +41,7 @@ beforeAll(async () => {
     others.push(
       await startLocalHost({
         dynamoEndpoint: berth.dynamoEndpoint,
+        dynamoAccessKeyId: berth.dynamoAccessKeyId,
         inMemory: true,
         port: 0,
         sweepIntervalMs: 3_600_000,

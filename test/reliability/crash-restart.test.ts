@@ -6,7 +6,14 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createDb, type Db } from '../../core/db/client.ts';
 import { statusRank, type TaskStatus } from '../../core/model/task.ts';
 import { freePort } from '../../local/dynamodb.ts';
-import { type BerthProcess, groupGone, jvmsOf, startBerthProcess, waitUntil } from './berth-process.ts';
+import {
+  accessKeyIdOf,
+  type BerthProcess,
+  groupGone,
+  jvmsOf,
+  startBerthProcess,
+  waitUntil,
+} from './berth-process.ts';
 import {
   chaosScale,
   containersByTask,
@@ -115,8 +122,14 @@ describe('berth up killed with SIGKILL mid-deployment', () => {
       180_000,
     );
     // Read the table through the restarted Berth's own DynamoDB Local.
-    const dynamoPort = /-port (\d+)/.exec(jvmsOf(dataDir)[0]?.cmdline ?? '')?.[1];
-    inspector = createDb({ table: 'berth', region: 'us-east-1', endpoint: `http://127.0.0.1:${dynamoPort}` });
+    const jvm = jvmsOf(dataDir)[0];
+    const dynamoPort = /-port (\d+)/.exec(jvm?.cmdline ?? '')?.[1];
+    inspector = createDb({
+      table: 'berth',
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${dynamoPort}`,
+      credentials: { accessKeyId: accessKeyIdOf(jvm?.pid ?? 0) ?? '', secretAccessKey: 'berthlocal' },
+    });
     const items = await scanTable(inspector);
 
     // Assess

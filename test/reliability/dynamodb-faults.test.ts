@@ -55,6 +55,7 @@ beforeAll(async () => {
     table: berth.config.tableName,
     region: berth.region,
     endpoint: berth.dynamoEndpoint,
+    credentials: { accessKeyId: berth.dynamoAccessKeyId, secretAccessKey: 'berthlocal' },
   });
   // An operator's client as shipped: the SDK's standard retries (3 attempts).
   operator = new ECSClient({

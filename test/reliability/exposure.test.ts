@@ -5,8 +5,9 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateClusterCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { launcherDir } from '../../local/dynamodb.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
-import { compileLauncher, launcherClass } from '../../scripts/build-java.ts';
+import { classFilesIn, compileLauncher } from '../../scripts/build-java.ts';
 import { scenarioTimeout } from './fleet.ts';
 
 vi.setConfig({ testTimeout: scenarioTimeout(60_000), hookTimeout: scenarioTimeout() });
@@ -117,22 +118,46 @@ afterAll(async () => {
 });
 
 describe('DynamoDB Local', () => {
-  it('answers on 127.0.0.1', async () => {
-    // Act: a request with a made-up key and no valid signature, as any local process could send.
-    const response = await fetch(`http://127.0.0.1:${dynamoPort}/`, {
+  /** ListTables on 127.0.0.1, as any process of this machine (a host-network task too) can send it. */
+  const listTables = (authorization?: string) =>
+    fetch(`http://127.0.0.1:${dynamoPort}/`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': 'DynamoDB_20120810.ListTables',
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=anyone/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        ...(authorization ? { authorization } : {}),
       },
       body: '{}',
     });
+  const credential = (accessKeyId: string) =>
+    `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0`;
+
+  it('answers on 127.0.0.1 a request that names its access key id', async () => {
+    // Act
+    const response = await listTables(credential(host.dynamoAccessKeyId));
 
     // Assess
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ TableNames: [host.config.tableName] });
+  });
+
+  it('refuses, on loopback too, a request with another key or none (a host-network task shares 127.0.0.1)', async () => {
+    // Act: before the key, any made-up key was served (DynamoDB Local checks no signature).
+    const answers = await Promise.all([
+      listTables(credential('anyone')),
+      listTables(credential(`${host.dynamoAccessKeyId}X`)),
+      listTables(credential(host.dynamoAccessKeyId.slice(0, -1))),
+      listTables(),
+    ]);
+
+    // Assess
+    for (const response of answers) {
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({
+        __type: expect.stringContaining('UnrecognizedClientException'),
+      });
+    }
+    expect(host.dynamoAccessKeyId).toMatch(/^BERTH[0-9A-F]{32}$/);
   });
 
   it('listens on the loopback address only', () => {
@@ -181,8 +206,12 @@ describe('DynamoDB Local', () => {
     // Assess: run `npm run build:java` when this fails after changing the source. Another javac
     // build may lay out the constant pool differently: then the members and every instruction
     // (with the constants they load) must still be the same.
-    if (!readFileSync(launcherClass).equals(readFileSync(compiled))) {
-      expect(disassembled(compiled)).toBe(disassembled(launcherClass));
+    expect(classFilesIn(launcherDir)).toEqual(compiled);
+    for (const name of compiled) {
+      const committed = join(launcherDir, name);
+      if (!readFileSync(committed).equals(readFileSync(join(out, name)))) {
+        expect(disassembled(join(out, name))).toBe(disassembled(committed));
+      }
     }
   });
 });

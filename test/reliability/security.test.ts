@@ -32,6 +32,7 @@ beforeAll(async () => {
   // A second control plane on the same table: another Lambda instance, as far as the table knows.
   second = await startLocalHost({
     dynamoEndpoint: berth.dynamoEndpoint,
+    dynamoAccessKeyId: berth.dynamoAccessKeyId,
     inMemory: true,
     port: 0,
     now,
