@@ -58,9 +58,11 @@ describe("an agent cannot put control characters on an operator's screen", () =>
   });
 
   it('stores a reported stop reason with its control characters replaced, and acknowledges the report', async () => {
-    const agent = await ScriptedAgent.register(berth);
+    // A cluster of its own: the instances registered by the test above must not take the task.
+    await berth.ecs.send(new CreateClusterCommand({ clusterName: 'injection' }));
+    const agent = await ScriptedAgent.register(berth, { cluster: 'injection' });
     await registerFamily(berth, 'injector');
-    const run = await berth.ecs.send(new RunTaskCommand({ taskDefinition: 'injector' }));
+    const run = await berth.ecs.send(new RunTaskCommand({ cluster: 'injection', taskDefinition: 'injector' }));
     const taskArn = run.tasks?.[0]?.taskArn ?? '';
     await berth.drain();
     const assigned = await berth.agent('/sync', { assignmentVersion: 0, reports: [] }, agent.token);
@@ -84,7 +86,8 @@ describe("an agent cannot put control characters on an operator's screen", () =>
     );
     expect(stopped.status).toBe(200);
     expect(stopped.body.acked).toEqual([{ taskArn, seq: 1 }]);
-    const task = (await berth.ecs.send(new DescribeTasksCommand({ tasks: [taskArn] }))).tasks?.[0];
+    const task = (await berth.ecs.send(new DescribeTasksCommand({ cluster: 'injection', tasks: [taskArn] })))
+      .tasks?.[0];
     expect(task?.lastStatus).toBe('STOPPED');
     expect(task?.stoppedReason).toContain('owned');
     expect(hasControls(task?.stoppedReason)).toBe(false);

@@ -90,6 +90,7 @@ describe('reconciler stream filters', () => {
         'task',
         'runTaskToken',
         'registrationFailures',
+        'commitBarrier',
       ]),
     );
     for (const { name, pk, sk } of built) {
