@@ -62,7 +62,9 @@ describe("an agent cannot put control characters on an operator's screen", () =>
     await berth.ecs.send(new CreateClusterCommand({ clusterName: 'injection' }));
     const agent = await ScriptedAgent.register(berth, { cluster: 'injection' });
     await registerFamily(berth, 'injector');
-    const run = await berth.ecs.send(new RunTaskCommand({ cluster: 'injection', taskDefinition: 'injector' }));
+    const run = await berth.ecs.send(
+      new RunTaskCommand({ cluster: 'injection', taskDefinition: 'injector' }),
+    );
     const taskArn = run.tasks?.[0]?.taskArn ?? '';
     await berth.drain();
     const assigned = await berth.agent('/sync', { assignmentVersion: 0, reports: [] }, agent.token);
