@@ -46,7 +46,7 @@ export const localAgentFiles = (root = repoRoot): AgentFiles => {
     const at = modifiedMs(bundlePath);
     if (at !== undefined && at >= newestSourceMs(root)) return;
     built ??= (async () => {
-      // esbuild comes with tsx (a dependency), so this works wherever `berth up` does.
+      // esbuild is a dependency (berth up builds the agent bundle at run time), so this works wherever `berth up` does.
       const { buildAgentBundle } = await import('../agent/build.ts');
       const temp = `${bundlePath}.${process.pid}.tmp`;
       try {
