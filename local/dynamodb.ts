@@ -92,6 +92,12 @@ const spawnDynamoDbLocal = (port: number, dataDir: string | undefined, accessKey
  * loopback, so the address alone keeps nobody out). The secret key is not checked by DynamoDB
  * Local; the id is the shared secret, chosen afresh each time Berth starts one.
  */
+/** How much of the JVM's output is kept, for the message of a failed start. */
+const maxOutputKept = 64 * 1024;
+
+/** What the launcher prints once it listens (LoopbackDynamoDbLocal.READY). */
+const launcherReady = 'berth: DynamoDB Local listening';
+
 export type DynamoDbLocalAccess = { endpoint: string; accessKeyId: string };
 
 /** A new access key id for a DynamoDB Local: 128 random bits. */
@@ -150,10 +156,12 @@ export const startDynamoDbLocal = async (options: {
   child.once('exit', () => watchdog?.kill('SIGKILL'));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
+    // Only the end is kept (start errors, the ready line): the JVM runs as long as Berth does.
+    output = (output + chunk.toString()).slice(-maxOutputKept);
   });
   child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
+    // Only the end is kept (start errors, the ready line): the JVM runs as long as Berth does.
+    output = (output + chunk.toString()).slice(-maxOutputKept);
   });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
@@ -161,6 +169,17 @@ export const startDynamoDbLocal = async (options: {
     ),
   );
   exited.catch(() => {});
+  // Nothing is sent before the launcher says it listens: every request names the access key id,
+  // and until then the port may be another process's (one that took it while a dead store was
+  // being restarted on it would be handed the key).
+  const listening = new Promise<void>((resolve) => {
+    const onData = () => {
+      if (!output.includes(launcherReady)) return;
+      child.stdout?.off('data', onData);
+      resolve();
+    };
+    child.stdout?.on('data', onData);
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
     endpoint,
@@ -169,6 +188,23 @@ export const startDynamoDbLocal = async (options: {
     maxAttempts: 1,
   });
   const deadline = Date.now() + 60_000;
+  try {
+    await Promise.race([
+      listening,
+      exited,
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new LocalStartError(`DynamoDB Local did not start within 60 s:\n${output}`)),
+          60_000,
+        ).unref(),
+      ),
+    ]);
+  } catch (error) {
+    watchdog?.kill('SIGKILL');
+    child.kill('SIGKILL');
+    client.destroy();
+    throw error;
+  }
   for (;;) {
     try {
       await Promise.race([client.send(new DescribeTableCommand({ TableName: 'berth-ping' })), exited]);
@@ -206,6 +242,8 @@ export const ensureTable = async (store: DynamoDbLocalAccess, tableName: string)
     endpoint: store.endpoint,
     region: 'us-east-1',
     credentials: dynamoDbLocalCredentials(store.accessKeyId),
+    // A JVM that answers nothing must fail this (and a restart with it), not hang it for ever.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
   });
   try {
     await client.send(

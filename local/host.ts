@@ -129,12 +129,23 @@ const loadOrCreateKeys = (
  */
 const restrictDataDir = (dir: string): void => {
   chmodSync(dir, 0o700);
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    const stat = lstatSync(path);
-    if (stat.isDirectory()) restrictDataDir(path);
-    else if (stat.isFile()) chmodSync(path, 0o600);
+  // Only Berth's own entries: `--data-dir .` or `--data-dir ~` must not strip the execute bits of
+  // whatever else lives there.
+  for (const name of berthEntries) {
+    const path = join(dir, name);
+    if (existsSync(path)) restrictTree(path);
   }
+};
+
+/** What Berth keeps in a data dir (the keys, the stream checkpoint, DynamoDB Local's files). */
+const berthEntries = ['credentials.json', 'stream-checkpoint.json', 'dynamodb'] as const;
+
+const restrictTree = (path: string): void => {
+  const stat = lstatSync(path);
+  if (stat.isFile()) chmodSync(path, 0o600);
+  if (!stat.isDirectory()) return;
+  chmodSync(path, 0o700);
+  for (const entry of readdirSync(path)) restrictTree(join(path, entry));
 };
 
 /** The reconciler handler, reporting each batch's size and duration when asked (benchmarks). */

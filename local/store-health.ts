@@ -185,8 +185,9 @@ export const superviseDynamoDbLocal = async (options: {
     for (const delay of delays) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (stopping) return;
+      let next: LocalDynamo | undefined;
       try {
-        const next = await startDynamoDbLocal({
+        next = await startDynamoDbLocal({
           dataDir: options.dataDir,
           port,
           accessKeyId: current.accessKeyId,
@@ -202,6 +203,8 @@ export const superviseDynamoDbLocal = async (options: {
         return;
       } catch (error) {
         failure = error;
+        // A JVM that started but could not be made ready would hold the port the next try needs.
+        await next?.stop();
         log(`berth: DynamoDB Local did not start again: ${summary(error)}`);
       }
     }

@@ -192,7 +192,6 @@ const unavailableNames = new Set([
   'ThrottlingException',
   'RequestLimitExceeded',
   'InternalServerError',
-  'InternalFailure',
   'ServiceUnavailable',
 ]);
 const unavailableCodes = new Set([
@@ -217,6 +216,10 @@ const asUnavailable = (error: unknown): BerthError | undefined => {
     $metadata?: { httpStatusCode?: number };
   };
   const status = $metadata?.httpStatusCode ?? 0;
+  // DynamoDB Local's InternalFailure (a 500) is not the store being away: it is its answer for an
+  // item it cannot read, and for what a Berth bug sends it. Retrying would not help, so it stays an
+  // internal error, logged and answered 500 (a full disk is refused before it, by the gate).
+  if (name === 'InternalFailure') return undefined;
   if (
     (typeof name === 'string' && unavailableNames.has(name)) ||
     (typeof code === 'string' && unavailableCodes.has(code)) ||

@@ -30,11 +30,15 @@ export const listContainerInstancesPage = async (
 /** Every instance of a cluster (clusters hold thousands at most; callers filter in memory). */
 export const allContainerInstances = async (db: Db, cluster: string): Promise<ContainerInstanceRecord[]> => {
   const { pk, skPrefix } = keys.containerInstancesOf(cluster);
-  const items = await queryAllItems(db, {
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
-    ConsistentRead: true,
-  });
+  const items = await queryAllItems(
+    db,
+    {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
+      ConsistentRead: true,
+    },
+    { skipUnreadable: true },
+  );
   return items.map((item) => stripKeys<ContainerInstanceRecord>(item));
 };
 
@@ -148,11 +152,15 @@ export const clusterPartition = async (
 ): Promise<{ instances: ContainerInstanceRecord[]; heartbeats: Map<string, string> }> => {
   const instances: ContainerInstanceRecord[] = [];
   const heartbeats = new Map<string, string>();
-  const items = await queryAllItems(db, {
-    KeyConditionExpression: 'pk = :pk',
-    ExpressionAttributeValues: { ':pk': keys.containerInstancesOf(cluster).pk },
-    ConsistentRead: true,
-  });
+  const items = await queryAllItems(
+    db,
+    {
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.containerInstancesOf(cluster).pk },
+      ConsistentRead: true,
+    },
+    { skipUnreadable: true },
+  );
   for (const item of items) {
     const sk = String(item.sk);
     if (sk.startsWith('INSTANCE#')) instances.push(stripKeys<ContainerInstanceRecord>(item));

@@ -196,7 +196,8 @@ export const decodeToken = (
  */
 export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => {
   const keyNames = keyNamesOf(request.index);
-  let startKey = request.nextToken ? decodeToken(request.nextToken, request) : undefined;
+  const fromToken = request.nextToken ? decodeToken(request.nextToken, request) : undefined;
+  let startKey = fromToken;
   const items: Item[] = [];
   for (;;) {
     const input: QueryInput = {
@@ -221,7 +222,11 @@ export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => 
     const output = await sendQuery(db, input).catch((error: unknown) => {
       // A start key that passed decodeToken and still is not one DynamoDB can resume from is the
       // token's fault, not the server's.
-      if (startKey && request.nextToken && (error as { name?: string }).name === 'ValidationException') {
+      if (
+        fromToken &&
+        startKey === fromToken &&
+        (error as { name?: string }).name === 'ValidationException'
+      ) {
         throw invalidParameter('Invalid nextToken.');
       }
       throw error;
@@ -238,15 +243,25 @@ export const queryPage = async (db: Db, request: PageRequest): Promise<Page> => 
   }
 };
 
-/** Every item a query finds, page after page (for small, bounded sets: a unit's tasks, a cluster's instances). */
+/**
+ * Every item a query finds, page after page (for small, bounded sets: a unit's tasks, a cluster's
+ * instances). An item DynamoDB Local cannot read fails the query, unless `skipUnreadable`: only
+ * where a missing item cannot lead to a wrong decision (placement candidates, routing, the
+ * sweeper's instances). A service unit read without one of its tasks would start extra tasks, and
+ * an instance's assignment without one would make its agent stop it.
+ */
 export const queryAllItems = async (
   db: Db,
   input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  options: { skipUnreadable?: boolean } = {},
 ): Promise<Item[]> => {
   const items: Item[] = [];
   let startKey: Item | undefined;
   do {
-    const output = await sendQuery(db, { ...input, ExclusiveStartKey: startKey });
+    const page = { ...input, ExclusiveStartKey: startKey };
+    const output = options.skipUnreadable
+      ? await sendQuery(db, page)
+      : await db.doc.send(new QueryCommand({ ...page, TableName: db.table }));
     items.push(...(output.Items ?? []));
     startKey = output.LastEvaluatedKey;
   } while (startKey);

@@ -36,6 +36,9 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
 public final class LoopbackDynamoDbLocal {
   private static final String LOOPBACK = "127.0.0.1";
 
+  /** Printed once this JVM listens; local/dynamodb.ts waits for it. */
+  static final String READY = "berth: DynamoDB Local listening";
+
   private LoopbackDynamoDbLocal() {}
 
   public static void main(String[] args) throws Exception {
@@ -68,6 +71,10 @@ public final class LoopbackDynamoDbLocal {
       // start() prints why (a port in use) and stops the server; an exit code says it failed.
       System.exit(1);
     }
+    // Berth sends no request (each carries the access key id) before this line: until then the
+    // port may still be another process's.
+    System.out.println(READY);
+    System.out.flush();
   }
 
   /** Answers only requests whose SigV4 credential names the store's access key id. */

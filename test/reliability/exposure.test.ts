@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +116,9 @@ beforeAll(async () => {
   for (const path of Object.keys(freshModes)) {
     chmodSync(join(dataDir, path), statSync(join(dataDir, path)).isDirectory() ? 0o755 : 0o644);
   }
+  // And something of the user's beside Berth's files (`--data-dir .` in a project).
+  mkdirSync(join(dataDir, 'project', 'bin'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(dataDir, 'project', 'bin', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
   host = await startLocalHost({ dataDir, port: 0 });
   await createCluster(host, 'exposure-second');
   dynamoPort = Number(new URL(host.dynamoEndpoint).port);
@@ -227,9 +239,16 @@ describe('the data dir', () => {
     }
   });
 
+  it("leaves what is not Berth's in it as it was", () => {
+    // Assess: before, every file under the data dir was made 0600 (a script lost its execute bit).
+    expect(modesUnder(join(dataDir, 'project'))).toEqual({ '.': '755', bin: '755', 'bin/run.sh': '755' });
+  });
+
   it('is made 0700 with every file 0600 when it existed open to everyone', () => {
     // Assess: what the second start found at 0755/0644, and what it wrote since.
-    const modes = modesUnder(dataDir);
+    const modes = Object.fromEntries(
+      Object.entries(modesUnder(dataDir)).filter(([path]) => !path.startsWith('project')),
+    );
     expect(Object.keys(modes)).toEqual(expect.arrayContaining(Object.keys(freshModes)));
     for (const [path, mode] of Object.entries(modes)) {
       expect([path, mode]).toEqual([path, statSync(join(dataDir, path)).isDirectory() ? '700' : '600']);
