@@ -102,19 +102,7 @@ export const listServicesPage = async (
 
 /** Every non-INACTIVE service of a cluster (names only, from the index). */
 export const serviceNamesOf = async (db: Db, cluster: string): Promise<string[]> =>
-  (
-    await queryAllItems(
-      db,
-      {
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        FilterExpression: '#status <> :inactive',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':pk': keys.service(cluster, '').gsi1pk, ':inactive': 'INACTIVE' },
-      },
-      { skipUnreadable: true },
-    )
-  ).map((item) => String(item.name));
+  (await activeServiceItems(db, cluster)).map((item) => String(item.name));
 
 /** The newest `limit` events of a service, newest first. */
 export const serviceEvents = async (
@@ -141,16 +129,18 @@ export const serviceEvents = async (
 
 /** Every non-INACTIVE service of a cluster, from the index (eventually consistent: for routing only). */
 export const servicesOf = async (db: Db, cluster: string): Promise<ServiceRecord[]> =>
-  (
-    await queryAllItems(
-      db,
-      {
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        FilterExpression: '#status <> :inactive',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':pk': keys.service(cluster, '').gsi1pk, ':inactive': 'INACTIVE' },
-      },
-      { skipUnreadable: true },
-    )
-  ).map((item) => stripKeys<ServiceRecord>(item));
+  (await activeServiceItems(db, cluster)).map((item) => stripKeys<ServiceRecord>(item));
+
+/** The index's non-INACTIVE services of a cluster; one it cannot read is left out (routing only). */
+const activeServiceItems = (db: Db, cluster: string) =>
+  queryAllItems(
+    db,
+    {
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      FilterExpression: '#status <> :inactive',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':pk': keys.service(cluster, '').gsi1pk, ':inactive': 'INACTIVE' },
+    },
+    { skipUnreadable: true },
+  );
