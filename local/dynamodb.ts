@@ -109,6 +109,19 @@ export const dynamoDbLocalCredentials = (accessKeyId: string) => ({
   secretAccessKey: 'berthlocal',
 });
 
+/** Credentials as the SDK takes them: fixed, or asked for before a call. */
+export type DynamoDbLocalCredentials =
+  | { accessKeyId: string; secretAccessKey: string }
+  | (() => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>);
+
+/**
+ * SDK credentials that follow a store's key as it changes (a restarted DynamoDB Local gets a new
+ * one): an identity that says it has expired is asked for again before every call.
+ */
+export const followingDynamoDbLocalKey =
+  (store: { readonly accessKeyId: string }): DynamoDbLocalCredentials =>
+  async () => ({ ...dynamoDbLocalCredentials(store.accessKeyId), expiration: new Date() });
+
 export type LocalDynamo = DynamoDbLocalAccess & { process: ChildProcess; stop: () => Promise<void> };
 
 /**

@@ -28,7 +28,7 @@ import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/uni
 import { createReconcilerHandler } from '../functions/reconciler.ts';
 import { localAgentFiles } from './agent-files.ts';
 import { LocalDoorbell } from './doorbell.ts';
-import { dynamoDbLocalCredentials, ensureTable } from './dynamodb.ts';
+import { ensureTable, followingDynamoDbLocalKey } from './dynamodb.ts';
 import { createHttpServer, listen, type TransportLimits } from './server.ts';
 import { createStoreHealth, type HealthReport, superviseDynamoDbLocal, watchDisk } from './store-health.ts';
 import { type StreamHandler, startStreamPoller } from './stream-poller.ts';
@@ -86,8 +86,8 @@ export type LocalHost = {
   credentialsFile?: string;
   dataDir?: string;
   dynamoEndpoint: string;
-  /** The access key id DynamoDB Local requires of every request (a secret: see local/dynamodb.ts). */
-  dynamoAccessKeyId: string;
+  /** The access key id DynamoDB Local requires of every request now (a secret, new at each restart: see local/dynamodb.ts). */
+  readonly dynamoAccessKeyId: string;
   config: BerthConfig;
   db: Db;
   doorbell: LocalDoorbell;
@@ -260,14 +260,16 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
         throw error;
       });
   const dynamoEndpoint = options.dynamoEndpoint ?? dynamo?.endpoint ?? '';
-  const dynamoAccessKeyId = options.dynamoAccessKeyId ?? dynamo?.accessKeyId ?? '';
+  // Ours changes when it is restarted (store-health): the clients ask for it before every call.
+  const store: { readonly accessKeyId: string } = dynamo ?? { accessKeyId: options.dynamoAccessKeyId ?? '' };
+  const storeCredentials = followingDynamoDbLocalKey(store);
   try {
-    await ensureTable({ endpoint: dynamoEndpoint, accessKeyId: dynamoAccessKeyId }, config.tableName);
+    await ensureTable({ endpoint: dynamoEndpoint, accessKeyId: store.accessKeyId }, config.tableName);
     const db = createDb({
       table: config.tableName,
       region: config.region,
       endpoint: dynamoEndpoint,
-      credentials: dynamoDbLocalCredentials(dynamoAccessKeyId),
+      credentials: storeCredentials,
       meter: options.meter,
       faults: options.dbFaults,
       gate: health.gate,
@@ -343,7 +345,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       ? undefined
       : await startStreamPoller({
           endpoint: dynamoEndpoint,
-          credentials: dynamoDbLocalCredentials(dynamoAccessKeyId),
+          credentials: storeCredentials,
           tableName: config.tableName,
           ...(dataDir ? { checkpointFile: join(dataDir, 'stream-checkpoint.json') } : {}),
           handler: timedHandler(createReconcilerHandler(reconcileDeps, recheck), options.onStreamBatch),
@@ -373,7 +375,9 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       ...(keys.file ? { credentialsFile: keys.file } : {}),
       dataDir,
       dynamoEndpoint,
-      dynamoAccessKeyId,
+      get dynamoAccessKeyId() {
+        return store.accessKeyId;
+      },
       config,
       db,
       doorbell,

@@ -187,11 +187,9 @@ export const superviseDynamoDbLocal = async (options: {
       if (stopping) return;
       let next: LocalDynamo | undefined;
       try {
-        next = await startDynamoDbLocal({
-          dataDir: options.dataDir,
-          port,
-          accessKeyId: current.accessKeyId,
-        });
+        // A new key: the SDK may have retried a call in flight when the store died against its port,
+        // handing the old key to whatever took the port meanwhile; the new JVM does not take it.
+        next = await startDynamoDbLocal({ dataDir: options.dataDir, port });
         if (stopping) return void (await next.stop());
         await ensureTable(next, options.tableName);
         current = next;
@@ -213,7 +211,9 @@ export const superviseDynamoDbLocal = async (options: {
 
   return {
     endpoint: current.endpoint,
-    accessKeyId: current.accessKeyId,
+    get accessKeyId() {
+      return current.accessKeyId;
+    },
     pid: () => current.process.pid,
     stop: async () => {
       stopping = true;

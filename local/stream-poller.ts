@@ -41,7 +41,9 @@ export type StreamPollerOptions = {
    * The credentials it requires (Berth's launcher checks the key id; DynamoDB Local accepts only
    * alphanumeric access keys and checks nothing else).
    */
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  credentials:
+    | { accessKeyId: string; secretAccessKey: string }
+    | (() => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>);
   tableName: string;
   /** JSON file with each shard's position; absent = kept in memory (a restart replays the stream). */
   checkpointFile?: string;

@@ -37,7 +37,9 @@ export type DbOptions = {
   /** DynamoDB Local's URL; absent on AWS. */
   endpoint?: string;
   /** With `endpoint`: the credentials DynamoDB Local requires (Berth's launcher checks the key id). */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?:
+    | { accessKeyId: string; secretAccessKey: string }
+    | (() => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>);
   /** Ask DynamoDB for the capacity of every call and add it up (for benchmarks). */
   meter?: boolean;
   /** Fail a share of calls on purpose (reliability tests); never set in production. */

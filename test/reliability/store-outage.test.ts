@@ -81,6 +81,7 @@ describe('DynamoDB Local killed under a running host', () => {
     expect(registered.status).toBe(200);
     const before = jvmPid();
     expect(before).toBeGreaterThan(0);
+    const keyBefore = host.dynamoAccessKeyId;
 
     // Act: kill -9 the JVM, then ask while it is away.
     process.kill(before as number, 'SIGKILL');
@@ -113,6 +114,10 @@ describe('DynamoDB Local killed under a running host', () => {
     expect(jvmsOf(dataDir).map((p) => p.pid)).toEqual([host.storePid()]);
     expect(host.storePid()).not.toBe(before);
     expect(host.health()).toMatchObject({ store: 'up', writes: 'accepted' });
+    // A new key for the new JVM (a call retried against the port while it was free may have handed
+    // the old one to whoever held it), which the host's clients follow.
+    expect(host.dynamoAccessKeyId).not.toBe(keyBefore);
+    expect(host.dynamoAccessKeyId).toMatch(/^BERTH[0-9A-F]{32}$/);
 
     const described = await call('DescribeTaskDefinition', { taskDefinition: 'outage-web:1' });
     expect({ status: described.status, body: described.body }).toMatchObject({
