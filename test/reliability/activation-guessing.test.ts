@@ -1,5 +1,4 @@
 import { CreateClusterCommand } from '@aws-sdk/client-ecs';
-import { CreateActivationCommand } from '@aws-sdk/client-ssm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DbFaults } from '../../core/db/client.ts';
 import { registrationThrottle } from '../../core/ecs/register-instance.ts';
@@ -7,6 +6,7 @@ import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { startBerth, type TestBerth } from '../integration/harness.ts';
 import { scenarioTimeout } from './fleet.ts';
 import { scanTable, type TableItem } from './invariants.ts';
+import { attemptRegistration, newActivation } from './registration-attempts.ts';
 
 vi.setConfig({ testTimeout: scenarioTimeout(), hookTimeout: scenarioTimeout() });
 
@@ -64,30 +64,10 @@ afterEach(() => {
   clockOffsetMs = 0;
 });
 
-const activation = async (registrationLimit = 1) => {
-  const created = await berth.ssm.send(
-    new CreateActivationCommand({ IamRole: 'guess', RegistrationLimit: registrationLimit }),
-  );
-  return { id: created.ActivationId as string, code: created.ActivationCode as string };
-};
+const activation = (registrationLimit = 1) => newActivation(berth.ssm, 'guess', registrationLimit);
 
 const register = (host: { endpoint: string }, id: string, code: string) =>
-  fetch(`${host.endpoint}/agent/v1/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      activationId: id,
-      activationCode: code,
-      cluster: 'guess',
-      hostname: 'guesser',
-      agentVersion: '0.1.0',
-      resources: { cpu: 1024, memory: 1024 },
-    }),
-  }).then(async (response) => ({
-    status: response.status,
-    retryAfter: response.headers.get('retry-after'),
-    body: (await response.json()) as { code: string },
-  }));
+  attemptRegistration(host, 'guess', id, code);
 
 /** Sends all guesses at once, alternating between the two control planes. */
 const burst = (guesses: readonly { id: string; code: string }[]) =>

@@ -1,11 +1,11 @@
 import { CreateClusterCommand, RegisterTaskDefinitionCommand, StartTaskCommand } from '@aws-sdk/client-ecs';
-import { CreateActivationCommand } from '@aws-sdk/client-ssm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registrationThrottle } from '../../core/ecs/register-instance.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { registerAgent, startBerth, type TestBerth } from '../integration/harness.ts';
 import { scenarioTimeout } from './fleet.ts';
 import { canonicalJson, scanTable, type TableItem } from './invariants.ts';
+import { attemptRegistration, newActivation } from './registration-attempts.ts';
 import { ecsTarget, post, signRequest } from './signing.ts';
 
 vi.setConfig({ testTimeout: scenarioTimeout(), hookTimeout: scenarioTimeout() });
@@ -256,29 +256,9 @@ describe('wrong activation codes', () => {
   afterEach(() => {
     clockOffsetMs = 0;
   });
-  const activation = async () => {
-    const created = await berth.ssm.send(
-      new CreateActivationCommand({ IamRole: 'sec', RegistrationLimit: 1 }),
-    );
-    return { id: created.ActivationId as string, code: created.ActivationCode as string };
-  };
+  const activation = () => newActivation(berth.ssm, 'sec');
   const register = (host: { endpoint: string }, id: string, code: string) =>
-    fetch(`${host.endpoint}/agent/v1/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        activationId: id,
-        activationCode: code,
-        cluster: 'sec',
-        hostname: 'guesser',
-        agentVersion: '0.1.0',
-        resources: { cpu: 1024, memory: 1024 },
-      }),
-    }).then(async (response) => ({
-      status: response.status,
-      retryAfter: response.headers.get('retry-after'),
-      body: (await response.json()) as { code: string },
-    }));
+    attemptRegistration(host, 'sec', id, code);
   const registrationsOf = async (id: string) =>
     (await scanTable(berth.db)).find((item) => item.pk === `ACTIVATION#${id}`)?.registrationsCount;
 
