@@ -1,12 +1,11 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { metricNames } from '../core/metrics.ts';
 import { agentApiPrefix } from '../core/protocol/agent.ts';
 import { packagedAgentFiles } from './agent-files.ts';
-import { depsFromEnv, flushMetrics, type HandlerDeps, lazily, logger, metrics } from './deps.ts';
+import { depsFromEnv, type HandlerDeps, lazily, metrics } from './deps.ts';
+import { lambdaHandler } from './handler.ts';
 import { requestOf, resultOf } from './http.ts';
 
 /** The agent endpoint (`/agent/v1/…`), including the installer and the agent bundle it downloads. */
@@ -29,7 +28,7 @@ export const createAgentApiHandler =
 
 const built = lazily(() => createAgentApiHandler(depsFromEnv()));
 
-export const handler = middy(async (event: APIGatewayProxyEventV2) => {
+export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2) => {
   const result = await built()(event);
   // A sync every minute from every agent is API Gateway's Count; an EMF line for each would cost
   // more in log ingestion than the sync itself. Registrations and failures are counted here.
@@ -42,6 +41,4 @@ export const handler = middy(async (event: APIGatewayProxyEventV2) => {
   }
   if (failed) metrics.addMetric(metricNames.agentServerErrors, MetricUnit.Count, 1);
   return result;
-})
-  .use(injectLambdaContext(logger))
-  .use({ after: flushMetrics, onError: flushMetrics });
+});

@@ -1,11 +1,10 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
 import { metricNames } from '../core/metrics.ts';
 import { adminKeysFromSsm } from './admin-keys.ts';
-import { depsFromEnv, flushMetrics, type HandlerDeps, lazily, logger, metrics } from './deps.ts';
+import { depsFromEnv, type HandlerDeps, lazily, metrics } from './deps.ts';
+import { lambdaHandler } from './handler.ts';
 import { requestOf, resultOf } from './http.ts';
 
 /** The ECS/SSM operator endpoint (`POST /`). */
@@ -31,7 +30,7 @@ const built = lazily(() => {
   return createEcsApiHandler({ ...deps, lookupSecret });
 });
 
-export const handler = middy(async (event: APIGatewayProxyEventV2) => {
+export const handler = lambdaHandler(async (event: APIGatewayProxyEventV2) => {
   const result = await built()(event);
   // The action is a property, not a dimension (core/metrics.ts): Logs Insights groups by it.
   metrics.addMetadata('action', event.headers?.['x-amz-target']?.split('.').pop() ?? 'none');
@@ -40,6 +39,4 @@ export const handler = middy(async (event: APIGatewayProxyEventV2) => {
   if ((result.statusCode ?? 500) >= 500)
     metrics.addMetric(metricNames.operatorServerErrors, MetricUnit.Count, 1);
   return result;
-})
-  .use(injectLambdaContext(logger))
-  .use({ after: flushMetrics, onError: flushMetrics });
+});

@@ -1,13 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { metricNames } from '../core/metrics.ts';
 import type { ReconcileDeps } from '../core/reconcile/apply.ts';
 import { onlyClaimsCapacity } from '../core/reconcile/claims-only.ts';
 import { batchReconciler, type ReconcileUnit, unitOfStreamKeys } from '../core/reconcile/units.ts';
-import { depsFromEnv, flushMetrics, lazily, logger, metrics } from './deps.ts';
+import { depsFromEnv, lazily, metrics } from './deps.ts';
+import { lambdaHandler } from './handler.ts';
 
 /**
  * The stream consumer: each record's keys name a unit; each unit is reconciled once per batch;
@@ -39,7 +38,7 @@ const reconciler = lazily(() => {
   });
 });
 
-export const handler = middy(async (event: DynamoDBStreamEvent) => {
+export const handler = lambdaHandler(async (event: DynamoDBStreamEvent) => {
   const response = await reconciler()(event);
   // From the oldest change in the batch to its reconcile being written (stream times are seconds).
   const oldest = Math.min(...event.Records.map((r) => r.dynamodb?.ApproximateCreationDateTime ?? Infinity));
@@ -47,6 +46,4 @@ export const handler = middy(async (event: DynamoDBStreamEvent) => {
     metrics.addMetric(metricNames.reconcileLatency, MetricUnit.Milliseconds, Date.now() - oldest * 1000);
   }
   return response;
-})
-  .use(injectLambdaContext(logger))
-  .use({ after: flushMetrics, onError: flushMetrics });
+});
