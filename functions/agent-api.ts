@@ -16,8 +16,6 @@ export const createAgentApiHandler =
       await handleAgentRequest(
         {
           ...deps,
-          doorbellQueues: deps.doorbells,
-          ...(deps.doorbells ? { doorbellAddress: deps.doorbells.address } : {}),
           agentFiles,
           onError: (error, context) =>
             deps.logger.error('agent request failed', { error: error as Error, ...context }),

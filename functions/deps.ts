@@ -4,7 +4,8 @@ import { staticKeys } from '../core/auth/access-keys.ts';
 import type { SecretLookup } from '../core/auth/sigv4.ts';
 import { type BerthConfig, configFromEnv } from '../core/config.ts';
 import { createDb, type Db } from '../core/db/client.ts';
-import { createSqsDoorbells, type SqsDoorbells } from '../core/db/doorbell-queues.ts';
+import type { Doorbell } from '../core/doorbell/port.ts';
+import { createSqsDoorbells } from '../core/doorbell/sqs.ts';
 import { metricNames, metricNamespace, stageDimension } from '../core/metrics.ts';
 
 /** What the handlers need, built once per Lambda container from its environment. */
@@ -13,8 +14,8 @@ export type HandlerDeps = {
   config: BerthConfig;
   lookupSecret: SecretLookup;
   logger: Logger;
-  /** The SQS doorbells on AWS (BERTH_DOORBELL_QUEUE_PREFIX set); absent locally. */
-  doorbells?: SqsDoorbells;
+  /** The SQS doorbells (BERTH_DOORBELL_QUEUE_PREFIX set): one queue per instance (core/doorbell/sqs.ts). */
+  doorbell?: Doorbell;
 };
 
 export const logger = new Logger({ serviceName: 'berth' });
@@ -30,7 +31,7 @@ export const flushMetrics = (): void => {
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 };
 
-const doorbellsFromEnv = (env: NodeJS.ProcessEnv, config: BerthConfig): SqsDoorbells | undefined =>
+const doorbellFromEnv = (env: NodeJS.ProcessEnv, config: BerthConfig): Doorbell | undefined =>
   env.BERTH_DOORBELL_QUEUE_PREFIX
     ? createSqsDoorbells({
         region: config.region,
@@ -56,13 +57,13 @@ export const depsFromEnv = (env: NodeJS.ProcessEnv = process.env): HandlerDeps =
     env.BERTH_ADMIN_ACCESS_KEY_ID && env.BERTH_ADMIN_SECRET_ACCESS_KEY
       ? [{ accessKeyId: env.BERTH_ADMIN_ACCESS_KEY_ID, secretAccessKey: env.BERTH_ADMIN_SECRET_ACCESS_KEY }]
       : [];
-  const doorbells = doorbellsFromEnv(env, config);
+  const doorbell = doorbellFromEnv(env, config);
   return {
     db: createDb({ table: config.tableName, region: config.region, endpoint: env.BERTH_DYNAMODB_ENDPOINT }),
     config,
     lookupSecret: staticKeys(keys),
     logger,
-    ...(doorbells ? { doorbells } : {}),
+    ...(doorbell ? { doorbell } : {}),
   };
 };
 

@@ -7,7 +7,7 @@ import { hashSecret } from '../core/auth/secrets.ts';
 import { configFromEnv } from '../core/config.ts';
 import { instanceOfToken } from '../core/db/activations.ts';
 import { createDb, type Db } from '../core/db/client.ts';
-import { type DoorbellLocation, doorbellContextKey, doorbellQueueUrl } from '../core/db/doorbell-settings.ts';
+import { type DoorbellLocation, doorbellContextKey, doorbellQueueUrl } from '../core/doorbell/settings.ts';
 
 type DoorbellContext = Record<typeof doorbellContextKey, string>;
 export type DoorbellAuthorization =

@@ -15,8 +15,6 @@ export const createEcsApiHandler =
       await handleOperatorRequest(
         {
           ...deps,
-          doorbell: deps.doorbells,
-          doorbellQueues: deps.doorbells,
           onError: (error, context) =>
             deps.logger.error('operator request failed', { error: error as Error, ...context }),
         },

@@ -29,11 +29,11 @@ export const createReconcilerHandler =
   };
 
 const reconciler = lazily(() => {
-  const { db, config, doorbells } = depsFromEnv();
+  const { db, config, doorbell } = depsFromEnv();
   return createReconcilerHandler({
     db,
     config,
-    doorbell: doorbells,
+    doorbell,
     onMetric: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
   });
 });

@@ -8,8 +8,8 @@ const deps = lazily(depsFromEnv);
 
 /** Runs every minute (EventBridge schedule): disconnects, stuck tasks, timers. */
 export const handler = lambdaHandler(async () => {
-  const { db, config, doorbells } = deps();
-  const report = await sweep({ db, config, doorbell: doorbells });
+  const { db, config, doorbell } = deps();
+  const report = await sweep({ db, config, doorbell });
   metrics.addMetric(metricNames.agentsDisconnected, MetricUnit.Count, report.disconnected);
   logger.info('sweep', { ...report });
   return report;

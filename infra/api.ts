@@ -1,4 +1,4 @@
-import { doorbellSettings } from '../core/db/doorbell-settings.ts';
+import { doorbellSettings } from '../core/doorbell/settings.ts';
 import { httpRoutes, routeKeyOf } from '../core/routes.ts';
 import { receiveIntegration } from './doorbell.ts';
 import { agentApi, doorbellAuthorizer, ecsApi } from './functions.ts';

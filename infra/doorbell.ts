@@ -3,7 +3,7 @@ import {
   doorbellQueuePrefix,
   doorbellReceiveParameters,
   doorbellSettings,
-} from '../core/db/doorbell-settings.ts';
+} from '../core/doorbell/settings.ts';
 
 // The doorbell's fixed parts (docs/doorbell.md). Queues themselves are made at run time, one per
 // container instance, by the agent API at registration; all of a stage's share one name prefix,

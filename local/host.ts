@@ -13,6 +13,7 @@ import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
 import { createDb, type Db, type DbFaults, type DbTimeouts } from '../core/db/client.ts';
+import { LocalDoorbell } from '../core/doorbell/in-process.ts';
 import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
 import { storeUnavailable } from '../core/errors.ts';
@@ -27,7 +28,6 @@ import {
 import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/units.ts';
 import { createReconcilerHandler } from '../functions/reconciler.ts';
 import { localAgentFiles } from './agent-files.ts';
-import { LocalDoorbell } from './doorbell.ts';
 import { ensureTable, followingDynamoDbLocalKey } from './dynamodb.ts';
 import { createHttpServer, listen, type TransportLimits } from './server.ts';
 import { createStoreHealth, type HealthReport, superviseDynamoDbLocal, watchDisk } from './store-health.ts';
@@ -303,7 +303,6 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
             now,
             onError,
             doorbell,
-            doorbellQueues: doorbell,
           },
           request,
         ),
@@ -315,8 +314,6 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
             now,
             onError,
             doorbell,
-            doorbellQueues: doorbell,
-            doorbellAddress: async (instanceId) => doorbell.address(instanceId),
             agentFiles,
           },
           request,

@@ -1,33 +1,24 @@
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
+import type { Doorbell } from '../doorbell/port.ts';
 import { BerthError, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
 import { agentApiPrefix, type DoorbellAddress, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { type InputProblem, parseInput } from './action.ts';
 import { authenticateAgent, authenticateDoorbell, invalidAgentToken, syncAgent } from './agent-sync.ts';
-import { createContext, type DoorbellQueues } from './context.ts';
+import { createContext } from './context.ts';
 import { type AgentFiles, serveAgentFile } from './install-script.ts';
 import { registerInstance } from './register-instance.ts';
 import { maxRequestBytes } from './serve.ts';
 
-/** The doorbell's waiting side: resolves true when rung, false after `seconds`. */
-export type DoorbellWaiter = {
-  wait: (instanceId: string, seconds: number) => Promise<boolean>;
-  /** Whether the instance's doorbell was deleted (deregistration): its polls are refused. */
-  isDeleted: (instanceId: string) => boolean;
-  /** `berth up`'s signed addresses (GET /agent/v1/doorbell/signed): the instance one names, or why not. */
-  instanceOfAddress?: (query: URLSearchParams) => { instanceId: string; wait: number } | { refused: string };
-};
-
 export type AgentDeps = {
   db: Db;
   config: BerthConfig;
-  /** Locally the doorbell is in-process; on AWS the long-poll goes to SQS and never reaches here. */
-  doorbell?: DoorbellWaiter;
-  /** On AWS: creates the instance's doorbell queue at registration. */
-  doorbellQueues?: DoorbellQueues;
-  /** A doorbell address for the instance, handed out with every sync answer (docs/doorbell.md). */
-  doorbellAddress?: (instanceId: string) => Promise<DoorbellAddress>;
+  /**
+   * Created at registration; its address goes out with every sync answer (docs/doorbell.md). Its
+   * long-poll is answered here only where it waits in-process (`berth up`); on AWS it goes to SQS.
+   */
+  doorbell?: Doorbell;
   /** The installer and the bundled agent, served to machines that are not registered yet. */
   agentFiles?: AgentFiles;
   now?: () => Date;
@@ -96,10 +87,8 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
     }
     const file = deps.agentFiles && (await serveAgentFile(deps.agentFiles, request));
     if (file) return file;
-    const context = {
-      ...createContext(deps.db, deps.config, { accessKeyId: 'agent' }, deps.now),
-      doorbellQueues: deps.doorbellQueues,
-    };
+    const context = createContext(deps.db, deps.config, { accessKeyId: 'agent' }, deps.now, deps.doorbell);
+    const waiting = deps.doorbell?.waiting;
     if (route === `POST ${agentApiPrefix}/register`) {
       const input = parseInput(RegisterRequest, parseJson(request.body));
       return jsonResponse(200, await registerInstance(context, input, request.sourceIp));
@@ -111,29 +100,29 @@ export const handleAgentRequest = async (deps: AgentDeps, request: HttpRequest):
         syncAgent(context, instance, input),
         // The reports are applied by now: an address that cannot be made (credentials unavailable)
         // is left out, and the agent polls through the route until the next sync.
-        deps.doorbellAddress?.(instance.id).catch((error: unknown) => {
+        deps.doorbell?.address(instance.id).catch((error: unknown) => {
           deps.onError?.(error, { route: 'doorbell address' });
           return undefined;
         }),
       ]);
       return jsonResponse(200, doorbell ? { ...answer, doorbell } : answer);
     }
-    if (route === `GET ${agentApiPrefix}/doorbell/signed` && deps.doorbell?.instanceOfAddress) {
+    if (route === `GET ${agentApiPrefix}/doorbell/signed` && waiting) {
       // No token: the address's signature names the instance (as a presigned SQS URL does on AWS).
-      const address = deps.doorbell.instanceOfAddress(new URLSearchParams(request.query));
+      const address = waiting.instanceOfAddress(new URLSearchParams(request.query));
       if ('refused' in address) throw new BerthError('AccessDeniedException', 'auth', address.refused);
-      if (deps.doorbell.isDeleted(address.instanceId)) {
+      if (waiting.isDeleted(address.instanceId)) {
         throw new BerthError('NonExistentQueue', 'not_found', 'The instance was deregistered.');
       }
-      return jsonResponse(200, { rung: await deps.doorbell.wait(address.instanceId, address.wait) });
+      return jsonResponse(200, { rung: await waiting.wait(address.instanceId, address.wait) });
     }
-    if (route === `GET ${agentApiPrefix}/doorbell` && deps.doorbell) {
+    if (route === `GET ${agentApiPrefix}/doorbell` && waiting) {
       // As the doorbell's authorizer on AWS: the token's owner, remembered, with no read per poll.
       const owner = await authenticateDoorbell(context, request.headers.authorization);
-      if (deps.doorbell.isDeleted(owner.instanceId)) throw invalidAgentToken();
+      if (waiting.isDeleted(owner.instanceId)) throw invalidAgentToken();
       const wait = Number(new URLSearchParams(request.query).get('wait') ?? 20);
       const seconds = Number.isFinite(wait) ? Math.min(20, Math.max(0, wait)) : 20;
-      return jsonResponse(200, { rung: await deps.doorbell.wait(owner.instanceId, seconds) });
+      return jsonResponse(200, { rung: await waiting.wait(owner.instanceId, seconds) });
     }
     throw new BerthError('NotFound', 'not_found', `No agent route ${route}.`);
   } catch (error) {

@@ -246,7 +246,7 @@ export const deregisterContainerInstanceAction = defineAction(
     await deregisterContainerInstance(context.db, instance, at);
     // After the commit: with the token gone and the queue deleted, a doorbell authorization the
     // API still has cached for the agent leads nowhere.
-    await context.doorbellQueues?.delete(instance.id);
+    await context.doorbell?.delete(instance.id);
     const updated = await getContainerInstance(context.db, cluster, instance.id);
     return { containerInstance: containerInstanceOutput(context, updated ?? instance, counts) };
   },

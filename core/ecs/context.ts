@@ -1,15 +1,7 @@
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
+import type { Doorbell } from '../doorbell/port.ts';
 import { arns } from '../model/arn.ts';
-
-/**
- * Each instance's doorbell where it needs provisioning (one SQS queue per instance on AWS): created
- * at registration, deleted at deregistration. `berth up`'s in-process doorbell needs neither.
- */
-export type DoorbellQueues = {
-  create: (instanceId: string) => Promise<void>;
-  delete: (instanceId: string) => Promise<void>;
-};
 
 /** What every ECS/SSM action runs with. The clock is passed in so tests can move it. */
 export type ActionContext = {
@@ -19,9 +11,8 @@ export type ActionContext = {
   now: () => Date;
   /** The access key that signed the request (`registeredBy`-style fields name it). */
   caller: { accessKeyId: string };
-  /** Rings an instance's agent after its assignments changed. */
-  doorbell?: { ring: (instanceId: string) => Promise<void> };
-  doorbellQueues?: DoorbellQueues;
+  /** Rung after an instance's assignments changed; created at registration, deleted at deregistration. */
+  doorbell?: Doorbell;
 };
 
 export const createContext = (
@@ -29,5 +20,5 @@ export const createContext = (
   config: BerthConfig,
   caller: { accessKeyId: string },
   now: () => Date = () => new Date(),
-  doorbell?: ActionContext['doorbell'],
+  doorbell?: Doorbell,
 ): ActionContext => ({ db, config, arns: arns(config), now, caller, ...(doorbell ? { doorbell } : {}) });

@@ -132,11 +132,11 @@ export const registerInstance = async (
   };
   // The doorbell first: once the transaction commits the agent may be rung at any moment. A refused
   // registration deletes it again; an error of unknown outcome leaves it (an empty queue costs nothing).
-  await context.doorbellQueues?.create(instance.id);
+  await context.doorbell?.create(instance.id);
   const outcome = await retryOnConflict(() =>
     registerContainerInstance(context.db, { activationId: activation.id, codeHash, now, instance }),
   );
-  if (outcome !== 'registered') await context.doorbellQueues?.delete(instance.id);
+  if (outcome !== 'registered') await context.doorbell?.delete(instance.id);
   if (outcome === 'cluster_gone') throw clusterNotFound(cluster);
   if (outcome === 'refused') {
     const current = await getActivation(context.db, activation.id);

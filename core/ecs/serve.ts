@@ -3,11 +3,12 @@ import type { SecretLookup } from '../auth/sigv4.ts';
 import { verifySigV4 } from '../auth/sigv4.ts';
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
+import type { Doorbell } from '../doorbell/port.ts';
 import { BerthError, clientError, httpStatusOf, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import type { HttpRequest, HttpResponse } from '../http.ts';
 import { parseInput } from './action.ts';
 import { actions, ssmTargetPrefix } from './actions.ts';
-import { createContext, type DoorbellQueues } from './context.ts';
+import { createContext } from './context.ts';
 
 /** ECS task definitions are at most 64 KiB; twice that leaves room for every other request. */
 export const maxRequestBytes = 128 * 1024;
@@ -17,9 +18,7 @@ export type OperatorDeps = {
   config: BerthConfig;
   lookupSecret: SecretLookup;
   now?: () => Date;
-  doorbell?: { ring: (instanceId: string) => Promise<void> };
-  /** On AWS: deletes an instance's doorbell queue when it is deregistered. */
-  doorbellQueues?: DoorbellQueues;
+  doorbell?: Doorbell;
   /** Called with unexpected errors, which are answered without their details. */
   onError?: (error: unknown, context: { target?: string; requestId: string }) => void;
 };
@@ -94,7 +93,6 @@ export const handleOperatorRequest = async (
     const input = parseInput(action.input, parseBody(request.body));
     const context = {
       ...createContext(deps.db, deps.config, { accessKeyId: caller.accessKeyId }, now, deps.doorbell),
-      doorbellQueues: deps.doorbellQueues,
     };
     const output = await action.run(context, input);
     return {

@@ -10,6 +10,7 @@ import {
   writeUnit,
   zeroGroupsOf,
 } from '../db/unit-writes.ts';
+import type { Doorbell } from '../doorbell/port.ts';
 import { definitionOf } from '../ecs/definition-cache.ts';
 import { BerthError } from '../errors.ts';
 import { arns } from '../model/arn.ts';
@@ -21,9 +22,6 @@ import { type PlacementInstance, placeTasks } from '../placement/place.ts';
 import type { InstanceView } from './classify.ts';
 import { deterministicId } from './ids.ts';
 import { isEmptyPlan, reconcileService, type ServicePlan } from './service.ts';
-
-/** Tells an instance's agent that its assignments changed (SQS on AWS, in-process locally). */
-export type Doorbell = { ring: (instanceId: string) => Promise<void> };
 
 export type ReconcileDeps = {
   db: Db;

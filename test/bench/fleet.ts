@@ -19,7 +19,7 @@ import {
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../../core/db/client.ts';
-import { signedDoorbellPath } from '../../local/doorbell.ts';
+import { signedDoorbellPath } from '../../core/doorbell/in-process.ts';
 import { startLocalHost } from '../../local/host.ts';
 import { runningChart } from './fleet-chart.ts';
 import { costMarkdown, costModel } from './fleet-cost.ts';

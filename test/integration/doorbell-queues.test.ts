@@ -3,9 +3,10 @@ import { CreateActivationCommand } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { staticKeys } from '../../core/auth/access-keys.ts';
-import { createSqsDoorbells } from '../../core/db/doorbell-queues.ts';
+import type { Doorbell } from '../../core/doorbell/port.ts';
+import { createSqsDoorbells } from '../../core/doorbell/sqs.ts';
 import { deregisterContainerInstanceAction } from '../../core/ecs/container-instances.ts';
-import { createContext, type DoorbellQueues } from '../../core/ecs/context.ts';
+import { createContext } from '../../core/ecs/context.ts';
 import { createAgentApiHandler } from '../../functions/agent-api.ts';
 import { logger } from '../../functions/deps.ts';
 import { startBerth, type TestBerth } from './harness.ts';
@@ -13,12 +14,12 @@ import { startBerth, type TestBerth } from './harness.ts';
 // The AWS wiring of the doorbell, through the agent API's Lambda handler and the ECS action, on
 // DynamoDB Local: every registered instance gets a queue before it exists, a refused registration
 // leaves none behind, and a deregistered instance's queue is deleted. (SQS itself is the port's
-// other side, core/db/doorbell-queues.ts; no SQS runs here, so queues are recorded, not created.)
+// other side, core/doorbell/sqs.ts; no SQS runs here, so queues are recorded, not created.)
 
 let berth: TestBerth;
 const queues = new Set<string>();
 const calls: string[] = [];
-const doorbellQueues: DoorbellQueues = {
+const doorbellQueues: Pick<Doorbell, 'create' | 'delete'> = {
   create: async (instanceId) => {
     calls.push(`create ${instanceId}`);
     queues.add(instanceId);
@@ -53,7 +54,7 @@ const agentApi = () =>
     config: berth.config,
     lookupSecret: staticKeys([berth.credentials]),
     logger,
-    doorbells: { ...doorbellQueues, ring: async () => {}, address: signer.address },
+    doorbell: { ...doorbellQueues, ring: async () => {}, address: signer.address },
   });
 
 const activation = async (limit: number) => {
@@ -130,7 +131,7 @@ describe('doorbell queues on AWS', () => {
       config: berth.config,
       lookupSecret: staticKeys([berth.credentials]),
       logger,
-      doorbells: {
+      doorbell: {
         ...doorbellQueues,
         ring: async () => {},
         address: async () => {
@@ -168,10 +169,11 @@ describe('doorbell queues on AWS', () => {
     const credentials = await activation(1);
     const registered = JSON.parse((await register(credentials)).body ?? '{}');
     const instanceId = instanceIdOf(registered.containerInstanceArn);
-    const context = {
-      ...createContext(berth.db, berth.config, { accessKeyId: 'admin' }),
-      doorbellQueues,
-    };
+    const context = createContext(berth.db, berth.config, { accessKeyId: 'admin' }, undefined, {
+      ...doorbellQueues,
+      ring: async () => {},
+      address: signer.address,
+    });
     // Act
     await deregisterContainerInstanceAction.run(context, {
       containerInstance: registered.containerInstanceArn,

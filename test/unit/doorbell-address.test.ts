@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { syncResponseOf } from '../../agent/client.ts';
-import { createSqsDoorbells } from '../../core/db/doorbell-queues.ts';
-import { LocalDoorbell, signedDoorbellPath } from '../../local/doorbell.ts';
+import { LocalDoorbell, signedDoorbellPath } from '../../core/doorbell/in-process.ts';
+import { createSqsDoorbells } from '../../core/doorbell/sqs.ts';
 
 // Doorbell addresses: a presigned SQS ReceiveMessage on AWS (checked here against SigV4 computed
 // by hand, as SQS would check it), and `berth up`'s signed stand-in.
@@ -95,12 +95,12 @@ describe('a presigned SQS doorbell address', () => {
 describe("berth up's signed doorbell address", () => {
   const queryOf = (url: string) => new URL(url, 'http://127.0.0.1').searchParams;
 
-  it('names its instance without a token until it expires', () => {
+  it('names its instance without a token until it expires', async () => {
     // Prepare
     let now = Date.parse('2026-11-26T00:00:00Z');
     const doorbell = new LocalDoorbell('key', () => now);
     // Act
-    const address = doorbell.address(instanceId);
+    const address = await doorbell.address(instanceId);
     const fresh = doorbell.instanceOfAddress(queryOf(address.url));
     now += 900_000;
     const expired = doorbell.instanceOfAddress(queryOf(address.url));
@@ -110,10 +110,10 @@ describe("berth up's signed doorbell address", () => {
     expect(expired).toEqual({ refused: 'The doorbell address has expired.' });
   });
 
-  it('is refused when tampered with or signed by another control plane', () => {
+  it('is refused when tampered with or signed by another control plane', async () => {
     // Prepare
     const doorbell = new LocalDoorbell('key');
-    const query = queryOf(doorbell.address(instanceId).url);
+    const query = queryOf((await doorbell.address(instanceId)).url);
     const otherInstance = new URLSearchParams(query);
     otherInstance.set('instance', 'f'.repeat(32));
     const longer = new URLSearchParams(query);

@@ -8,7 +8,7 @@ import {
   doorbellQueueUrl,
   doorbellReceiveParameters,
   doorbellSettings,
-} from '../../core/db/doorbell-settings.ts';
+} from '../../core/doorbell/settings.ts';
 import { heartbeatSeconds } from '../../core/ecs/agent-sync.ts';
 import { doorbellAnswerRung } from '../../core/protocol/doorbell.ts';
 

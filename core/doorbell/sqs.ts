@@ -1,7 +1,7 @@
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { DoorbellAddress } from '../protocol/agent.ts';
+import type { Doorbell } from './port.ts';
 import {
   type DoorbellLocation,
   doorbellAddressQuery,
@@ -9,23 +9,14 @@ import {
   doorbellQueueName,
   doorbellQueueUrl,
   doorbellSettings,
-} from './doorbell-settings.ts';
+} from './settings.ts';
 
 /**
  * The doorbells of a stage on AWS: one SQS queue per container instance (the only place Berth
- * talks to SQS). Implements both the reconciler's `Doorbell` (ring) and the registration's
- * `DoorbellQueues` (create at registration, delete at deregistration).
+ * talks to SQS). Rung with SendMessage; created at registration (same name and attributes:
+ * idempotent), deleted at deregistration; the address is a presigned ReceiveMessage on the
+ * instance's queue, which the agent long-polls directly. No `waiting`: nothing of Berth's waits.
  */
-export type SqsDoorbells = {
-  /** Tells the instance's agent to sync. Never throws: see below. */
-  ring: (instanceId: string) => Promise<void>;
-  /** Creates the instance's queue; idempotent (same name, same attributes). Throws on failure. */
-  create: (instanceId: string) => Promise<void>;
-  /** Deletes the instance's queue. Never throws: see below. */
-  delete: (instanceId: string) => Promise<void>;
-  /** A presigned ReceiveMessage on the instance's queue, for the agent to long-poll SQS directly. */
-  address: (instanceId: string) => Promise<DoorbellAddress>;
-};
 
 export type SqsDoorbellOptions = DoorbellLocation & {
   /** An SQS-compatible endpoint (tests); absent on AWS. */
@@ -41,7 +32,7 @@ const isMissingQueue = (error: unknown): boolean =>
   error instanceof Error &&
   (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue');
 
-export const createSqsDoorbells = (options: SqsDoorbellOptions): SqsDoorbells => {
+export const createSqsDoorbells = (options: SqsDoorbellOptions): Doorbell => {
   const client = new SQSClient({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

@@ -1,9 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { doorbellSettings } from '../core/db/doorbell-settings.ts';
-import type { DoorbellWaiter } from '../core/ecs/agent-endpoint.ts';
-import type { DoorbellQueues } from '../core/ecs/context.ts';
-import { agentApiPrefix, type DoorbellAddress } from '../core/protocol/agent.ts';
-import type { Doorbell } from '../core/reconcile/apply.ts';
+import { agentApiPrefix, type DoorbellAddress } from '../protocol/agent.ts';
+import type { Doorbell, DoorbellWaiting } from './port.ts';
+import { doorbellSettings } from './settings.ts';
 
 /** The path of `berth up`'s signed doorbell addresses (AWS hands out presigned SQS URLs instead). */
 export const signedDoorbellPath = `${agentApiPrefix}/doorbell/signed`;
@@ -14,11 +12,13 @@ export const signedDoorbellPath = `${agentApiPrefix}/doorbell/signed`;
  * is told when an instance's doorbell is created and deleted (registration, deregistration), so a
  * long-poll needs no read of the table: a deleted one is refused.
  */
-export class LocalDoorbell implements Doorbell, DoorbellWaiter, DoorbellQueues {
+export class LocalDoorbell implements Doorbell, DoorbellWaiting {
   private readonly rung = new Set<string>();
   private readonly deleted = new Set<string>();
   private readonly waiters = new Map<string, Set<(rung: boolean) => void>>();
   rings = 0;
+  /** The long-poll is answered in-process, by this object. */
+  readonly waiting: DoorbellWaiting = this;
 
   /**
    * @param addressKey signs doorbell addresses; derived from the admin secret, so addresses
@@ -38,7 +38,7 @@ export class LocalDoorbell implements Doorbell, DoorbellWaiter, DoorbellQueues {
    * The stand-in for AWS's presigned ReceiveMessage: a URL on this server naming one instance's
    * doorbell, signed so it needs no token, valid for as long as an SQS address would be.
    */
-  address(instanceId: string): DoorbellAddress {
+  async address(instanceId: string): Promise<DoorbellAddress> {
     const validForSeconds = doorbellSettings.addressValidSeconds;
     const expires = String(Math.floor(this.nowMs() / 1000) + validForSeconds);
     const wait = String(doorbellSettings.waitSeconds);

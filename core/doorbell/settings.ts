@@ -3,7 +3,7 @@
  * by whoever changed the instance's assignments, and long-polled by its agent through an API
  * Gateway -> SQS ReceiveMessage integration, so no Lambda runs while an agent waits
  * (docs/doorbell.md). infra/ builds the queue policy, the integration and the authorizer from
- * these values; core/db/doorbell-queues.ts creates, deletes and rings the queues.
+ * these values; core/doorbell/sqs.ts creates, deletes and rings the queues.
  */
 export const doorbellSettings = {
   /** The long-poll: SQS's maximum wait, and the `wait` the agent asks for. */
