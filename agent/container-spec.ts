@@ -1,4 +1,4 @@
-import type { ContainerDefinitionInput } from '../core/model/task-definition.ts';
+import type { ContainerDefinitionInput } from '../core/model/task-definition/schema.ts';
 import type { AssignedContainer } from '../core/protocol/agent.ts';
 
 /**

@@ -22,7 +22,7 @@ import type {
   ServiceRecord,
 } from '../model/service.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
-import { supportsExternal } from '../model/task-definition.ts';
+import { supportsExternal } from '../model/task-definition/describe.ts';
 import { epochSeconds } from '../model/time.ts';
 import { validatePlacement } from '../placement/place.ts';
 import { deploymentIdOf } from '../reconcile/ids.ts';

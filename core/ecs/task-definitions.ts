@@ -12,12 +12,9 @@ import {
 import { clientError, invalidParameter } from '../errors.ts';
 import { namePattern, parseArn } from '../model/arn.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
-import {
-  describeTaskDefinition,
-  RegisterTaskDefinitionInput,
-  type TaskDefinition,
-  validateTaskDefinition,
-} from '../model/task-definition.ts';
+import { describeTaskDefinition, type TaskDefinition } from '../model/task-definition/describe.ts';
+import { RegisterTaskDefinitionInput } from '../model/task-definition/schema.ts';
+import { validateTaskDefinition } from '../model/task-definition/validate.ts';
 import { defineAction } from './action.ts';
 import type { ActionContext } from './context.ts';
 

@@ -11,7 +11,7 @@ import { clusterNameOf, scopedIdOf } from '../model/arn.ts';
 import type { PlacementConstraint, PlacementStrategy } from '../model/service.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
 import type { TaskRecord } from '../model/task.ts';
-import type { TaskDefinition } from '../model/task-definition.ts';
+import type { TaskDefinition } from '../model/task-definition/describe.ts';
 import {
   newTaskRecord,
   requiredAttributesOf,

@@ -1,6 +1,6 @@
 import type { AssignedContainer, AssignedTask } from '../protocol/agent.ts';
 import type { ContainerState, Reservation, TaskRecord } from './task.ts';
-import type { ContainerDefinition, TaskDefinition } from './task-definition.ts';
+import type { ContainerDefinition, TaskDefinition } from './task-definition/describe.ts';
 
 /** RunTask's `overrides` as ECS takes them (the parts Berth applies). */
 export type TaskOverrides = {

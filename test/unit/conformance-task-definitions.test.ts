@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../core/errors.ts';
-import {
-  DescribeOnlyFields,
-  describeTaskDefinition,
-  RegisterTaskDefinitionInput,
-  type TaskDefinition,
-  validateTaskDefinition,
-} from '../../core/model/task-definition.ts';
+import { describeTaskDefinition, type TaskDefinition } from '../../core/model/task-definition/describe.ts';
+import { DescribeOnlyFields, RegisterTaskDefinitionInput } from '../../core/model/task-definition/schema.ts';
+import { validateTaskDefinition } from '../../core/model/task-definition/validate.ts';
 import { parseCpuUnits, parseMemoryMiB } from '../../core/model/units.ts';
 import {
   conformanceFiles as files,

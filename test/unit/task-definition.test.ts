@@ -4,12 +4,12 @@ import {
   computeCompatibilities,
   computeRequiresAttributes,
   describeTaskDefinition,
-  isFargateSize,
-  RegisterTaskDefinitionInput,
   supportsExternal,
   type TaskDefinitionMeta,
-  validateTaskDefinition,
-} from '../../core/model/task-definition.ts';
+} from '../../core/model/task-definition/describe.ts';
+import { isFargateSize } from '../../core/model/task-definition/fargate.ts';
+import { RegisterTaskDefinitionInput } from '../../core/model/task-definition/schema.ts';
+import { validateTaskDefinition } from '../../core/model/task-definition/validate.ts';
 import { parseCpuUnits, parseMemoryMiB } from '../../core/model/units.ts';
 
 // --- helpers -----------------------------------------------------------------------------------
