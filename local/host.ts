@@ -31,7 +31,7 @@ import { localAgentFiles } from './agent-files.ts';
 import { ensureTable, followingDynamoDbLocalKey } from './dynamodb.ts';
 import { createHttpServer, listen, type TransportLimits } from './server.ts';
 import { createStoreHealth, type HealthReport, superviseDynamoDbLocal, watchDisk } from './store-health.ts';
-import { type StreamHandler, startStreamPoller } from './stream-poller.ts';
+import { type StreamHandler, startStreamPoller } from './stream/poller.ts';
 
 export type LocalHostOptions = {
   port?: number;

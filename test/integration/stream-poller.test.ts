@@ -21,9 +21,9 @@ import {
   type StreamPoller,
   type StreamPollerOptions,
   StreamRecordsDiscarded,
-  shardsReadyToRead,
   startStreamPoller,
-} from '../../local/stream-poller.ts';
+} from '../../local/stream/poller.ts';
+import { shardsReadyToRead } from '../../local/stream/rules.ts';
 
 let dynamo: LocalDynamo;
 let db: DynamoDBClient;

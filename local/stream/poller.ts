@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  type _Record,
-  type AttributeValue,
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   ExpiredIteratorException,
@@ -15,13 +12,18 @@ import {
   type ShardIteratorType,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
-import type {
-  DynamoDBBatchResponse,
-  DynamoDBRecord,
-  DynamoDBStreamEvent,
-  AttributeValue as LambdaAttributeValue,
-} from 'aws-lambda';
-import { type StreamSettings, streamSettings } from '../core/reconcile/stream-settings.ts';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { type StreamSettings, streamSettings } from '../../core/reconcile/stream-settings.ts';
+import { type CheckpointFile, loadCheckpoint, writeFileAtomic } from './checkpoint.ts';
+import { nextSequenceNumber, toLambdaRecord } from './records.ts';
+import {
+  afterInvocation,
+  countTooOld,
+  type InvocationOutcome,
+  type PendingBatch,
+  readBatchResponse,
+  shardsReadyToRead,
+} from './rules.ts';
 
 // The local stand-in for Lambda's event source mapping on the table's stream: it reads DynamoDB
 // Local's Streams API and calls the reconciler's handler with the same events, batches, retries and
@@ -105,237 +107,6 @@ const retryDelayMs = (attempt: number): number => Math.min(100 * 2 ** (attempt -
 const unreadableAfterFailures = 3;
 /** How far past the checkpoint the poller looks for the next readable record, per look. */
 const maxUnreadableSkip = 1_000;
-
-/**
- * The sequence number after `sequenceNumber`. DynamoDB Local numbers a stream's records 1, 2, 3…
- * (21 digits); undefined for any other form (real DynamoDB's), where positions cannot be named.
- */
-export const nextSequenceNumber = (sequenceNumber: string): string | undefined =>
-  /^\d{1,40}$/.test(sequenceNumber)
-    ? (BigInt(sequenceNumber) + 1n).toString().padStart(sequenceNumber.length, '0')
-    : undefined;
-
-// --- records: the Streams API's shape -> the Lambda event's shape ---------------------------------
-
-const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-
-const attributeMembers = ['S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL'] as const;
-
-/** The SDK decodes binaries to bytes; Lambda delivers the wire JSON, where they are base64 text. */
-const toLambdaValue = (value: AttributeValue): LambdaAttributeValue => {
-  if (value.B !== undefined) return { B: toBase64(value.B) };
-  if (value.BS !== undefined) return { BS: value.BS.map(toBase64) };
-  if (value.M !== undefined) return { M: toLambdaImage(value.M) };
-  if (value.L !== undefined) return { L: value.L.map(toLambdaValue) };
-  // The SDK reads the wire's `{"M":{}}` (an empty map) as a value with no member set; Lambda
-  // delivers it as it is, and util-dynamodb's unmarshall refuses a value without a member.
-  if (attributeMembers.every((member) => value[member] === undefined)) return { M: {} };
-  // S, N, SS, NS, NULL and BOOL are the same JSON on both sides.
-  return value as unknown as LambdaAttributeValue;
-};
-
-const toLambdaImage = (image: Record<string, AttributeValue>): Record<string, LambdaAttributeValue> =>
-  Object.fromEntries(Object.entries(image).map(([name, value]) => [name, toLambdaValue(value)]));
-
-/**
- * A stream record as Lambda hands it to a function: images stay in attribute-value JSON, the
- * creation time is epoch seconds, the source is the stream's ARN.
- */
-export const toLambdaRecord = (record: _Record, streamArn: string, region: string): DynamoDBRecord => {
-  const change = record.dynamodb ?? {};
-  return {
-    eventID: record.eventID,
-    eventName: record.eventName,
-    eventVersion: record.eventVersion ?? '1.1',
-    eventSource: 'aws:dynamodb',
-    awsRegion: region,
-    dynamodb: {
-      ...(change.ApproximateCreationDateTime
-        ? { ApproximateCreationDateTime: Math.floor(change.ApproximateCreationDateTime.getTime() / 1000) }
-        : {}),
-      ...(change.Keys ? { Keys: toLambdaImage(change.Keys) } : {}),
-      ...(change.NewImage ? { NewImage: toLambdaImage(change.NewImage) } : {}),
-      ...(change.OldImage ? { OldImage: toLambdaImage(change.OldImage) } : {}),
-      SequenceNumber: change.SequenceNumber,
-      SizeBytes: change.SizeBytes,
-      StreamViewType: change.StreamViewType,
-    },
-    eventSourceARN: streamArn,
-    // Present on TTL deletions (the service principal), as in Lambda's events.
-    ...(record.userIdentity ? { userIdentity: record.userIdentity } : {}),
-  };
-};
-
-// --- failure handling: pure, so the rules read in one place -------------------------------------
-
-/** What the handler's call came to. */
-export type InvocationOutcome =
-  | { kind: 'ok' }
-  /** Index in the batch of the record with the lowest failed sequence number. */
-  | { kind: 'partial'; firstFailed: number }
-  | { kind: 'error'; error: unknown };
-
-/** Records still to hand to the handler, and how often exactly these were tried already. */
-export type PendingBatch = { records: DynamoDBRecord[]; attempts: number };
-
-/**
- * Reads a handler's answer as Lambda does: nothing, `{}` or an empty `batchItemFailures` is success;
- * an itemIdentifier that is empty or not a sequence number of the batch fails the whole batch.
- */
-export const readBatchResponse = (
-  response: unknown,
-  records: readonly DynamoDBRecord[],
-  settings: StreamSettings,
-): InvocationOutcome => {
-  if (!settings.functionResponseTypes.includes('ReportBatchItemFailures')) return { kind: 'ok' };
-  const failures = (response as Partial<DynamoDBBatchResponse> | null | undefined)?.batchItemFailures;
-  if (failures === undefined || failures === null) return { kind: 'ok' };
-  if (!Array.isArray(failures)) {
-    return { kind: 'error', error: new Error('batchItemFailures is not a list') };
-  }
-  if (failures.length === 0) return { kind: 'ok' };
-  let firstFailed = records.length;
-  for (const failure of failures) {
-    const id: unknown = failure?.itemIdentifier;
-    const index =
-      typeof id === 'string' && id !== '' ? records.findIndex((r) => r.dynamodb?.SequenceNumber === id) : -1;
-    if (index < 0) {
-      return {
-        kind: 'error',
-        error: new Error(`batchItemFailures names ${JSON.stringify(id)}, not a sequence number of the batch`),
-      };
-    }
-    firstFailed = Math.min(firstFailed, index);
-  }
-  return { kind: 'partial', firstFailed };
-};
-
-/**
- * Lambda's rules after an invocation: records before the lowest failure are done; with bisect on,
- * a batch that failed from its first record is split in halves (a split is not a retry); otherwise
- * the failed rest is retried until maximumRetryAttempts, then given up on as a whole.
- */
-export const afterInvocation = (
-  batch: PendingBatch,
-  outcome: InvocationOutcome,
-  settings: StreamSettings,
-): { succeeded: DynamoDBRecord[]; retry: PendingBatch[]; discarded: DynamoDBRecord[] } => {
-  if (outcome.kind === 'ok') return { succeeded: batch.records, retry: [], discarded: [] };
-  const failedFrom = outcome.kind === 'partial' ? outcome.firstFailed : 0;
-  const succeeded = batch.records.slice(0, failedFrom);
-  const failed = batch.records.slice(failedFrom);
-  if (settings.bisectBatchOnFunctionError && failedFrom === 0 && failed.length > 1) {
-    const half = Math.ceil(failed.length / 2);
-    return {
-      succeeded,
-      retry: [
-        { records: failed.slice(0, half), attempts: 0 },
-        { records: failed.slice(half), attempts: 0 },
-      ],
-      discarded: [],
-    };
-  }
-  const attempts = batch.attempts + 1;
-  if (settings.maximumRetryAttempts >= 0 && attempts > settings.maximumRetryAttempts) {
-    return { succeeded, retry: [], discarded: failed };
-  }
-  return { succeeded, retry: [{ records: failed, attempts }], discarded: [] };
-};
-
-/** How many records at the head of the batch are past maximumRecordAgeInSeconds. */
-const countTooOld = (records: readonly DynamoDBRecord[], settings: StreamSettings, nowMs: number): number => {
-  if (settings.maximumRecordAgeInSeconds < 0) return 0;
-  const oldest = nowMs / 1000 - settings.maximumRecordAgeInSeconds;
-  // Only a leading run: the checkpoint moves past what is dropped, so a fresh record in front of a
-  // stale one (clock skew) must not be skipped with it.
-  let count = 0;
-  while (
-    count < records.length &&
-    (records[count]?.dynamodb?.ApproximateCreationDateTime ?? oldest) < oldest
-  ) {
-    count += 1;
-  }
-  return count;
-};
-
-/**
- * Shard lineage: a shard is read only once its parent has been read to its end (or has left the
- * stream), so that the changes to one item are handed over in the order they were made.
- */
-export const shardsReadyToRead = (
-  shards: readonly { shardId: string; parentShardId?: string }[],
-  finished: ReadonlySet<string>,
-  started: ReadonlySet<string>,
-): string[] => {
-  const listed = new Set(shards.map((shard) => shard.shardId));
-  return shards
-    .filter((shard) => !finished.has(shard.shardId) && !started.has(shard.shardId))
-    .filter(
-      (shard) =>
-        shard.parentShardId === undefined ||
-        !listed.has(shard.parentShardId) ||
-        finished.has(shard.parentShardId),
-    )
-    .map((shard) => shard.shardId);
-};
-
-// --- checkpoint file ------------------------------------------------------------------------------
-
-/** A shard's position: the last record handled (successfully or dead-lettered), or read to its end. */
-type ShardCheckpoint = { sequenceNumber?: string; finished?: true };
-type CheckpointFile = { version: 1; streamArn: string; shards: Record<string, ShardCheckpoint> };
-
-const loadCheckpoint = async (
-  file: string | undefined,
-  streamArn: string,
-): Promise<{ shards: Record<string, ShardCheckpoint>; fresh: boolean }> => {
-  if (!file) return { shards: {}, fresh: true };
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { shards: {}, fresh: true };
-    throw error;
-  }
-  let parsed: Partial<CheckpointFile>;
-  try {
-    parsed = JSON.parse(text) as Partial<CheckpointFile>;
-  } catch (error) {
-    // Never written half (atomic replace), so this is a hand edit: refuse rather than guess.
-    throw new Error(`stream checkpoint ${file} is not JSON; delete it to replay the stream`, {
-      cause: error,
-    });
-  }
-  // Positions in another stream (the table was recreated) mean nothing in this one.
-  if (parsed.streamArn !== streamArn || typeof parsed.shards !== 'object' || parsed.shards === null) {
-    return { shards: {}, fresh: true };
-  }
-  return { shards: { ...parsed.shards }, fresh: false };
-};
-
-/** Temp file + fsync + rename + fsync of the directory: a crash leaves the old file or the new one. */
-const writeFileAtomic = async (file: string, text: string): Promise<void> => {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`);
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const directory = await open(dirname(file), 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
-};
 
 // --- the poller -----------------------------------------------------------------------------------
 
