@@ -19,7 +19,7 @@ export const httpRoutes = [
   { method: 'ANY', path: `${agentApiPrefix}/{proxy+}`, target: 'agent' },
   // More specific than the greedy agent route, so API Gateway picks it for this one path.
   { method: 'GET', path: `${agentApiPrefix}/doorbell`, target: 'doorbell' },
-  // The installer and the agent it downloads (core/ecs/install-script.ts): the greedy route would
+  // The installer and the agent it downloads (core/agent-api/install-script.ts): the greedy route would
   // reach the same handler; listed so that every unauthenticated route a stage exposes is here.
   { method: 'GET', path: `${agentApiPrefix}/install.sh`, target: 'agent' },
   { method: 'GET', path: `${agentApiPrefix}/berth-agent.mjs`, target: 'agent' },

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
+import { handleAgentRequest } from '../core/agent-api/agent-endpoint.ts';
 import { metricNames } from '../core/metrics.ts';
 import { agentApiPrefix } from '../core/protocol/agent.ts';
 import { packagedAgentFiles } from './agent-files.ts';

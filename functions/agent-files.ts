@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentFiles } from '../core/ecs/install-script.ts';
+import type { AgentFiles } from '../core/agent-api/install-script.ts';
 
 /** Where infra/functions.ts copies the installer and the agent bundle inside the AgentApi package. */
 export const agentFilesDir = 'agent-files';

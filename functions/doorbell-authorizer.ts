@@ -14,7 +14,7 @@ export type DoorbellAuthorization =
   | APIGatewaySimpleAuthorizerWithContextResult<DoorbellContext>
   | APIGatewaySimpleAuthorizerResult;
 
-/** Agent tokens as the agent API accepts them (core/ecs/agent-sync.ts authenticateAgent). */
+/** Agent tokens as the agent API accepts them (core/agent-api/agent-sync.ts authenticateAgent). */
 const bearer = /^Bearer ([A-Za-z0-9_]{10,200})$/;
 
 /**

@@ -9,12 +9,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { handleAgentRequest } from '../core/agent-api/agent-endpoint.ts';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
 import { createDb, type Db, type DbFaults, type DbTimeouts } from '../core/db/client.ts';
 import { LocalDoorbell } from '../core/doorbell/in-process.ts';
-import { handleAgentRequest } from '../core/ecs/agent-endpoint.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
 import { storeUnavailable } from '../core/errors.ts';
 import type { HttpRequest, HttpResponse } from '../core/http.ts';

@@ -2,7 +2,7 @@
 # Installs, upgrades or removes the Berth agent on this machine.
 #
 # A Berth control plane serves this file at GET /agent/v1/install.sh with its own endpoint and the
-# agent bundle's sha256 filled in (core/ecs/install-script.ts):
+# agent bundle's sha256 filled in (core/agent-api/install-script.ts):
 #
 #   curl -fsSL ENDPOINT/agent/v1/install.sh | sudo bash -s -- \
 #     --activation-id ID --activation-code CODE [--cluster NAME]

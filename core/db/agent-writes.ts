@@ -1,5 +1,6 @@
 import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { TaskRecord } from '../model/task.ts';
+import type { ReportChanges } from '../model/task-report.ts';
 import type { Db } from './client.ts';
 import {
   cancellationCodes,
@@ -12,25 +13,6 @@ import { taskKey } from './tasks.ts';
 
 /** Times a release may find its group counter moved by concurrent placements and releases. */
 const maxGroupFlips = 10;
-
-/** The task fields an agent report may change. */
-export type ReportChanges = Partial<
-  Pick<
-    TaskRecord,
-    | 'lastStatus'
-    | 'desiredStatus'
-    | 'healthStatus'
-    | 'stopCode'
-    | 'stoppedReason'
-    | 'containers'
-    | 'pullStartedAt'
-    | 'pullStoppedAt'
-    | 'startedAt'
-    | 'healthyAt'
-    | 'stoppedAt'
-    | 'executionStoppedAt'
-  >
-> & { ttl?: number };
 
 /**
  * Applies one agent report to its task, once: the write is conditioned on the report's seq being

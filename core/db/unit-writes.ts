@@ -1,7 +1,7 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { instanceLimits } from '../model/container-instance.ts';
 import type { ServiceEvent } from '../model/service.ts';
-import type { Reservation, StopCode, TaskRecord } from '../model/task.ts';
+import { type Reservation, type StopCode, stoppedTaskTtl, type TaskRecord } from '../model/task.ts';
 import type { Db } from './client.ts';
 import {
   cancellationCodes,
@@ -272,9 +272,6 @@ export const unitWriteItems = (db: Db, write: UnitWrite): TransactItem[] => {
   return items;
 };
 
-/** ECS shows stopped tasks for about an hour. */
-export const stoppedTaskRetentionSeconds = 3600;
-export const stoppedTaskTtl = (at: string) => Math.floor(Date.parse(at) / 1000) + stoppedTaskRetentionSeconds;
 /** Events older than a week are dropped (ECS keeps the newest 100; DescribeServices reads those). */
 const eventRetentionSeconds = 7 * 24 * 3600;
 

@@ -103,3 +103,7 @@ export type TaskRecord = {
 
 /** A task still holds or may still hold its instance's resources. */
 export const isLive = (task: Pick<TaskRecord, 'lastStatus'>): boolean => task.lastStatus !== 'STOPPED';
+
+/** ECS shows stopped tasks for about an hour. */
+export const stoppedTaskRetentionSeconds = 3600;
+export const stoppedTaskTtl = (at: string) => Math.floor(Date.parse(at) / 1000) + stoppedTaskRetentionSeconds;

@@ -1,7 +1,7 @@
 import { CreateClusterCommand } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registrationThrottle } from '../../core/agent-api/register-instance.ts';
 import type { DbFaults } from '../../core/db/client.ts';
-import { registrationThrottle } from '../../core/ecs/register-instance.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { startBerth, type TestBerth } from '../integration/harness.ts';
 import { scenarioTimeout } from './fleet.ts';

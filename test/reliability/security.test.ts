@@ -1,6 +1,6 @@
 import { CreateClusterCommand, RegisterTaskDefinitionCommand, StartTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registrationThrottle } from '../../core/ecs/register-instance.ts';
+import { registrationThrottle } from '../../core/agent-api/register-instance.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { registerAgent, startBerth, type TestBerth } from '../integration/harness.ts';
 import { scenarioTimeout } from './fleet.ts';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { heartbeatSeconds } from '../../core/agent-api/agent-sync.ts';
 import {
   doorbellContextKey,
   doorbellQueueArnPattern,
@@ -9,7 +10,6 @@ import {
   doorbellReceiveParameters,
   doorbellSettings,
 } from '../../core/doorbell/settings.ts';
-import { heartbeatSeconds } from '../../core/ecs/agent-sync.ts';
 import { doorbellAnswerRung } from '../../core/protocol/doorbell.ts';
 
 const where = {

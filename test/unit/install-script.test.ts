@@ -8,7 +8,7 @@ import {
   publicEndpointOf,
   renderInstallScript,
   serveAgentFile,
-} from '../../core/ecs/install-script.ts';
+} from '../../core/agent-api/install-script.ts';
 import type { HttpRequest } from '../../core/http.ts';
 import { agentFilesDir, packagedAgentFiles } from '../../functions/agent-files.ts';
 

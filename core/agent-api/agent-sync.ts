@@ -1,17 +1,17 @@
 import { hashSecret } from '../auth/secrets.ts';
 import { instanceOfToken } from '../db/activations.ts';
-import { applyReport, type ReportChanges, recordHeartbeat, setAgentConnected } from '../db/agent-writes.ts';
+import { applyReport, recordHeartbeat, setAgentConnected } from '../db/agent-writes.ts';
 import { getContainerInstance } from '../db/container-instances.ts';
 import { taskIdOfRef } from '../db/keys.ts';
 import { getTask, tasksByRefs, tasksOfInstance } from '../db/tasks.ts';
-import { stoppedTaskTtl } from '../db/unit-writes.ts';
+import type { ActionContext } from '../ecs/context.ts';
+import { definitionOf } from '../ecs/definition-cache.ts';
 import { BerthError } from '../errors.ts';
 import type { ContainerInstanceRecord } from '../model/container-instance.ts';
-import { type ContainerState, statusRank, type TaskRecord, type TaskStatus } from '../model/task.ts';
+import type { TaskRecord } from '../model/task.ts';
 import { assignedTaskOf } from '../model/task-factory.ts';
-import type { SyncRequest, SyncResponse, TaskReport } from '../protocol/agent.ts';
-import type { ActionContext } from './context.ts';
-import { definitionOf } from './definition-cache.ts';
+import { changesOf, type ReportChanges } from '../model/task-report.ts';
+import type { SyncRequest, SyncResponse } from '../protocol/agent.ts';
 
 /** Seconds between syncs when nothing happens: the sync is the heartbeat. */
 export const heartbeatSeconds = 60;
@@ -111,50 +111,6 @@ const recordHeartbeatWhenDue = async (
 const taskIdOf = (taskArn: string): string | undefined => {
   const match = /:task\/[A-Za-z0-9_-]+\/([a-f0-9]{32})$/.exec(taskArn);
   return match?.[1];
-};
-
-/** The changes a report makes, given what is stored: statuses only move forward. */
-export const changesOf = (task: TaskRecord, report: TaskReport, at: string): ReportChanges => {
-  const reported = report.lastStatus as TaskStatus;
-  const forward = statusRank(reported) > statusRank(task.lastStatus);
-  const lastStatus = forward ? reported : task.lastStatus;
-  const containers: ContainerState[] = task.containers.map((container) => {
-    const update = report.containers.find((c) => c.name === container.name);
-    if (!update) return container;
-    // A container that stopped does not come back to life in a later report of the same task.
-    const status = container.lastStatus === 'STOPPED' ? 'STOPPED' : update.lastStatus;
-    return {
-      ...container,
-      lastStatus: status,
-      ...(update.exitCode !== undefined ? { exitCode: update.exitCode } : {}),
-      ...(update.reason !== undefined ? { reason: update.reason } : {}),
-      ...(update.healthStatus !== undefined ? { healthStatus: update.healthStatus } : {}),
-      ...(update.runtimeId !== undefined ? { runtimeId: update.runtimeId } : {}),
-      ...(update.networkBindings !== undefined ? { networkBindings: update.networkBindings } : {}),
-    };
-  });
-  const changes: ReportChanges = { containers };
-  if (lastStatus !== task.lastStatus) changes.lastStatus = lastStatus;
-  if (lastStatus !== 'STOPPED' && report.healthStatus) changes.healthStatus = report.healthStatus;
-  if (statusRank(lastStatus) >= statusRank('PENDING') && !task.pullStartedAt) {
-    changes.pullStartedAt = at;
-    changes.pullStoppedAt = at;
-  }
-  if (lastStatus === 'RUNNING' && !task.startedAt) changes.startedAt = at;
-  const healthyNow =
-    lastStatus === 'RUNNING' &&
-    (report.healthStatus ?? task.healthStatus) !== 'UNHEALTHY' &&
-    (!task.hasHealthCheck || (report.healthStatus ?? task.healthStatus) === 'HEALTHY');
-  if (healthyNow && !task.healthyAt) changes.healthyAt = at;
-  if (lastStatus === 'STOPPED' && task.lastStatus !== 'STOPPED') {
-    changes.desiredStatus = 'STOPPED';
-    changes.stoppedAt = at;
-    changes.executionStoppedAt = at;
-    if (!task.stopCode && report.stopCode) changes.stopCode = report.stopCode;
-    if (!task.stoppedReason && report.stoppedReason) changes.stoppedReason = report.stoppedReason;
-    changes.ttl = stoppedTaskTtl(at);
-  }
-  return changes;
 };
 
 /**

@@ -1,15 +1,15 @@
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { Doorbell } from '../doorbell/port.ts';
+import { type InputProblem, parseInput } from '../ecs/action.ts';
+import { createContext } from '../ecs/context.ts';
+import { maxRequestBytes } from '../ecs/serve.ts';
 import { BerthError, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
 import { agentApiPrefix, type DoorbellAddress, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
-import { type InputProblem, parseInput } from './action.ts';
 import { authenticateAgent, authenticateDoorbell, invalidAgentToken, syncAgent } from './agent-sync.ts';
-import { createContext } from './context.ts';
 import { type AgentFiles, serveAgentFile } from './install-script.ts';
 import { registerInstance } from './register-instance.ts';
-import { maxRequestBytes } from './serve.ts';
 
 export type AgentDeps = {
   db: Db;

@@ -9,11 +9,11 @@ import {
 import { getActivation, registerContainerInstance } from '../db/activations.ts';
 import { retryOnConflict } from '../db/conditions.ts';
 import { admitRegistrationAttempt, type RegistrationSubject } from '../db/registration-failures.ts';
+import type { ActionContext } from '../ecs/context.ts';
 import { BerthError, clusterNotFound } from '../errors.ts';
 import { clusterNameOf } from '../model/arn.ts';
 import { type ContainerInstanceRecord, defaultReservedPorts } from '../model/container-instance.ts';
 import type { RegisterRequest, RegisterResponse } from '../protocol/agent.ts';
-import type { ActionContext } from './context.ts';
 
 const invalidActivation = () =>
   new BerthError(
