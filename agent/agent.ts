@@ -1,20 +1,20 @@
 import { mkdirSync } from 'node:fs';
-import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SyncRequest, SyncResponse } from '../core/protocol/agent.ts';
 import { jitteredBackoff, retryDelay, sleep } from './backoff.ts';
-import { AgentApiError, type ApiClient, createApiClient, DoorbellAddressError } from './client.ts';
+import { AgentApiError, type ApiClient, createApiClient } from './client.ts';
 import type { AgentConfig } from './config.ts';
+import { DoorbellLoop } from './doorbell-loop.ts';
 import { type EngineSettings, TaskEngine } from './engine.ts';
 import { readTextIfExists } from './files.ts';
-import { type Identity, loadIdentity, saveIdentity } from './identity.ts';
+import { type Identity, loadIdentity } from './identity.ts';
 import { lockDataDir } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
+import { register } from './register.ts';
 import { refusedReports, reportBatch, reportsDueIn } from './reports.ts';
-import { hostAttributes, hostResources } from './resources.ts';
+import { hostResources } from './resources.ts';
 import type { ContainerRuntime, RegistryAuth } from './runtime/types.ts';
 import { type AgentState, loadState, saveStateText, stateText } from './state.ts';
-import { agentVersion } from './version.ts';
 
 export type AgentOptions = {
   config: AgentConfig;
@@ -36,18 +36,14 @@ const maxReportsPerSync = 200;
 const linkBackoff = { baseMs: 500, maxMs: 30_000 };
 /** How long a report of a task still PENDING waits for the RUNNING that usually follows it. */
 const pendingReportGraceMs = 1_000;
-/** A doorbell address is dropped this long before the host said it expires (clock skew, slow answers). */
-const addressMarginMs = 60_000;
-/** After a doorbell address could not be reached, or failed twice running: the API route this long. */
-const addressPauseMs = 10 * 60_000;
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
- * The edge agent: registers once, then keeps two loops — a doorbell long-poll, and syncs (when
- * rung, when unsure, when a report waits, when the heartbeat is due) — while the task engine
- * drives the container runtime. It works without the control plane from the first second: state
- * and identity are on disk, containers are found by label.
+ * The edge agent: registers once (register.ts), then keeps two loops — a doorbell long-poll
+ * (doorbell-loop.ts), and syncs (when rung, when unsure, when a report waits, when the heartbeat is
+ * due) — while the task engine drives the container runtime. It works without the control plane
+ * from the first second: state and identity are on disk, containers are found by label.
  */
 export class Agent {
   readonly log: Logger;
@@ -70,10 +66,6 @@ export class Agent {
   /** What the state file holds, as this agent last wrote it. */
   private savedText?: string;
   private lastSent: { taskArn: string; seq: number }[] = [];
-  /** The doorbell address of the last sync answer, used until `until` (performance.now() ms). */
-  private doorbellAddress?: { url: string; until: number };
-  private addressFailures = 0;
-  private addressPausedUntil = 0;
   /** Settles once the first sync was tried: the first long-poll waits for it (and its address). */
   private firstSyncTried!: () => void;
   private readonly firstSync = new Promise<void>((resolve) => {
@@ -82,6 +74,7 @@ export class Agent {
   private releaseDataDir?: () => void;
   private readonly random: () => number;
   private readonly settings: EngineSettings;
+  private readonly doorbell: DoorbellLoop;
 
   constructor(private readonly options: AgentOptions) {
     const { config } = options;
@@ -120,6 +113,20 @@ export class Agent {
       saveSoon: () => this.saveSoon(),
       settings: this.settings,
     });
+    this.doorbell = new DoorbellLoop({
+      client: () => this.client,
+      log: this.log,
+      signal: this.abort.signal,
+      backoff: linkBackoff,
+      random: this.random,
+      waitSeconds: options.doorbellWaitSeconds ?? 20,
+      firstSync: this.firstSync,
+      wantSync: () => {
+        this.syncWanted = true;
+      },
+      wake: () => this.wake(),
+      setOnline: (online, why) => this.setOnline(online, why),
+    });
   }
 
   /** Private registry logins, by the `credentialsParameter` a task definition names. */
@@ -138,7 +145,16 @@ export class Agent {
    */
   async start(): Promise<void> {
     this.releaseDataDir = lockDataDir(this.options.config.dataDir);
-    if (!this.identity) this.identity = await this.register();
+    if (!this.identity) {
+      this.identity = await register({
+        config: this.options.config,
+        env: this.options.env,
+        log: this.log,
+        signal: this.abort.signal,
+        backoff: linkBackoff,
+        random: this.random,
+      });
+    }
     const identity = this.identity;
     if (this.options.config.endpoint && this.options.config.endpoint !== identity.endpoint) {
       this.log.warn('--endpoint differs from the registered one, which is used', {
@@ -165,58 +181,7 @@ export class Agent {
       containerInstanceArn: identity.containerInstanceArn,
       tasks: this.engine.tasks.length,
     });
-    this.loops = [this.syncLoop(), this.doorbellLoop()];
-  }
-
-  private async register(): Promise<Identity> {
-    const { config } = this.options;
-    if (!config.endpoint)
-      throw new AgentApiError(0, 'MissingEndpoint', 'No identity yet: --endpoint is required to register.');
-    if (!config.activationId || !config.activationCode) {
-      throw new AgentApiError(
-        0,
-        'MissingActivation',
-        'No identity yet: --activation-id and --activation-code are required to register.',
-      );
-    }
-    const endpoint = config.endpoint;
-    const client = createApiClient(endpoint, () => undefined, this.options.env);
-    const custom = new Set(config.attributes.map((a) => a.name));
-    const request = {
-      activationId: config.activationId,
-      activationCode: config.activationCode,
-      ...(config.cluster ? { cluster: config.cluster } : {}),
-      hostname: (config.hostname ?? osHostname()).slice(0, 255) || 'unknown',
-      agentVersion,
-      resources: hostResources(config.reservedMemoryMiB),
-      attributes: [...hostAttributes().filter((a) => !custom.has(a.name)), ...config.attributes],
-      ...(config.reservedPorts ? { reservedPorts: config.reservedPorts } : {}),
-    };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const registered = await client.register(request);
-        const identity: Identity = {
-          containerInstanceArn: registered.containerInstanceArn,
-          cluster: registered.cluster,
-          token: registered.token,
-          endpoint,
-          registeredAt: new Date().toISOString(),
-        };
-        // Saved before anything else: the activation is consumed, the token will not be shown again.
-        saveIdentity(config.dataDir, identity);
-        this.log.info('registered', {
-          containerInstanceArn: identity.containerInstanceArn,
-          cluster: identity.cluster,
-        });
-        return identity;
-      } catch (error) {
-        if (error instanceof AgentApiError) throw error;
-        if (this.abort.signal.aborted) throw error;
-        const delayMs = retryDelay(error, attempt, linkBackoff, this.random);
-        this.log.warn('registration failed; retrying', { error: messageOf(error), retryInMs: delayMs });
-        await sleep(delayMs, this.abort.signal);
-      }
-    }
+    this.loops = [this.syncLoop(), this.doorbell.run()];
   }
 
   private wake() {
@@ -330,12 +295,7 @@ export class Agent {
     this.sentResources = true;
     this.lastSyncAt = Date.now();
     this.heartbeatMs = response.heartbeatSeconds * 1000;
-    if (response.doorbell) {
-      this.doorbellAddress = {
-        url: response.doorbell.url,
-        until: performance.now() + response.doorbell.validForSeconds * 1000 - addressMarginMs,
-      };
-    }
+    if (response.doorbell) this.doorbell.useAddress(response.doorbell);
     this.engine.acknowledge(response.acked);
     const fullSet =
       response.tasks ??
@@ -350,78 +310,6 @@ export class Agent {
     }
     const sent = new Set(request.reports.map((r) => `${r.taskArn} ${r.seq}`));
     return { sent: sent.size, acked: response.acked.filter((a) => sent.has(`${a.taskArn} ${a.seq}`)).length };
-  }
-
-  /** The doorbell address to poll now, if there is a fresh one and addresses are not paused. */
-  private usableDoorbellAddress(): string | undefined {
-    const now = performance.now();
-    const address = this.doorbellAddress;
-    if (!address || now >= address.until || now < this.addressPausedUntil) return undefined;
-    return address.url;
-  }
-
-  /**
-   * A doorbell address failed: drop it (the next sync brings a fresh one) and, when the address's
-   * host cannot be reached (a firewall that lets only the control plane through) or addresses
-   * keep failing, use the API route for a while.
-   */
-  private addressFailed(error: unknown): void {
-    this.doorbellAddress = undefined;
-    this.addressFailures += 1;
-    const pause = this.addressFailures >= 2 || !(error instanceof DoorbellAddressError);
-    if (pause) this.addressPausedUntil = performance.now() + addressPauseMs;
-    this.log.warn('doorbell address failed; polling through the agent API', {
-      error: messageOf(error),
-      ...(pause ? { forMinutes: addressPauseMs / 60_000 } : {}),
-    });
-  }
-
-  private async doorbellLoop(): Promise<void> {
-    let failures = 0;
-    const wait = this.options.doorbellWaitSeconds ?? 20;
-    // The agent syncs as it starts anyway; a poll begun before that sync answers would be redundant,
-    // and would go through the API route for want of the address the answer brings.
-    await this.firstSync;
-    while (!this.abort.signal.aborted) {
-      const address = this.usableDoorbellAddress();
-      try {
-        const doorbell = address
-          ? await this.client?.doorbellAt(address, wait, this.abort.signal)
-          : await this.client?.doorbell(wait, this.abort.signal);
-        this.log.debug('doorbell', { doorbell, direct: address !== undefined });
-        // Back after failures: a ring may have been missed meanwhile, so sync now either way.
-        const recovered = failures > 0;
-        failures = 0;
-        // Only the API route says the control plane is reachable; the address may be another host.
-        if (address) this.addressFailures = 0;
-        else this.setOnline(true);
-        if (doorbell !== 'quiet' || recovered) {
-          this.syncWanted = true;
-          this.wake();
-        }
-      } catch (error) {
-        if (this.abort.signal.aborted) break;
-        // A ring may have been missed while the link was down.
-        this.syncWanted = true;
-        if (address) {
-          // Poll again at once, through the API route; the sync it asks for brings a fresh address.
-          this.addressFailed(error);
-          this.wake();
-          continue;
-        }
-        failures += 1;
-        if (error instanceof AgentApiError) {
-          this.log.error('doorbell refused', {
-            status: error.status,
-            code: error.code,
-            error: error.message,
-          });
-        } else {
-          this.setOnline(false, messageOf(error));
-        }
-        await sleep(retryDelay(error, failures, linkBackoff, this.random), this.abort.signal);
-      }
-    }
   }
 
   /**

@@ -1,8 +1,7 @@
 import type { AssignedTask } from '../core/protocol/agent.ts';
-import { specOf } from './container-spec.ts';
 import type { Logger } from './log.ts';
 import { applyAcks, factsOf, recordReport } from './reports.ts';
-import { type RestartSettings, restartDecision } from './restart-policy.ts';
+import type { RestartSettings } from './restart-policy.ts';
 import type {
   ContainerObservation,
   ContainerRuntime,
@@ -13,6 +12,15 @@ import type {
 import { runtimeNameOf } from './runtime/types.ts';
 import { type AgentState, type ContainerState, newTaskState, type TaskState } from './state.ts';
 import { nextStep, type Step } from './steps.ts';
+import {
+  applyObservation,
+  containerSpecOf,
+  desireStopped,
+  failTask,
+  pullBehaviorFor,
+  startFailed,
+  stepFailed,
+} from './transitions.ts';
 
 export type EngineSettings = {
   cluster: string;
@@ -49,11 +57,6 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 const workSteps = new Set<Step['kind']>(['pull', 'create', 'start', 'restart', 'stop', 'skip']);
 
-/**
- * Drives the runtime toward each task's desired state. Work on one task is serialized (a
- * task is never advanced by two loops at once); tasks advance in parallel. Engine events and a
- * periodic pass only mark a task for inspection: what changed is always read from the runtime.
- */
 /** Runtime events that change what a container is doing (Docker's Action names). */
 const lifecycleEvents = new Set([
   'create',
@@ -69,6 +72,13 @@ const lifecycleEvents = new Set([
   'unpause',
 ]);
 
+/**
+ * Drives the runtime toward each task's desired state. Work on one task is serialized (a
+ * task is never advanced by two loops at once); tasks advance in parallel. Engine events and a
+ * periodic pass only mark a task for inspection: what changed is always read from the runtime.
+ * The pure part, what each outcome makes of a task's state, is transitions.ts (and steps.ts,
+ * reports.ts, restart-policy.ts); this class calls the runtime, keeps timers and logs.
+ */
 export class TaskEngine {
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
@@ -180,11 +190,11 @@ export class TaskEngine {
           this.toObserve.add(task.taskArn);
         }
       }
-      if (task.desiredStatus === 'STOPPED') this.desireStopped(t);
+      if (task.desiredStatus === 'STOPPED') desireStopped(t);
     }
     for (const t of this.tasks) {
       if (!wanted.has(t.task.taskArn) && t.reportedStatus !== 'STOPPED' && !t.stopping) {
-        this.desireStopped(t, 'Task is no longer assigned to this instance');
+        desireStopped(t, 'Task is no longer assigned to this instance');
       }
     }
     this.deps.saveNow();
@@ -192,16 +202,6 @@ export class TaskEngine {
     for (const t of this.tasks) this.kick(t.task.taskArn);
   }
 
-  private desireStopped(t: TaskState, reason?: string) {
-    t.desiredStatus = 'STOPPED';
-    // The scheduler recorded its own stop code and reason; the agent's report does not override them.
-    t.stopping ??= reason ? { reason } : {};
-  }
-
-  /**
-   * Removes the containers of orphans nobody claimed: called once the agent holds the control
-   * plane's whole desired set, so these belong to tasks that are no longer this instance's.
-   */
   /**
    * Stops and removes the orphans the whole desired set did not claim. It runs in the background
    * (stopping takes up to each container's stop timeout, and the sync loop must not wait for it:
@@ -336,12 +336,7 @@ export class TaskEngine {
       const now = this.deps.now();
       const steps = t.containers.map((c) => ({ c, step: nextStep(facts, c.name, now) }));
       const failed = steps.filter(({ step }) => step.kind === 'fail');
-      for (const { c, step } of failed) {
-        const reason = step.kind === 'fail' ? step.reason : '';
-        c.reason = reason;
-        if (this.specOf(t, c).essential) t.stopping ??= { stopCode: 'TaskFailedToStart', reason };
-        else c.phase = 'STOPPED';
-      }
+      for (const { c, step } of failed) stepFailed(t, c, step.kind === 'fail' ? step.reason : '');
       if (failed.length) continue;
       const work = steps.filter(({ step }) => workSteps.has(step.kind));
       if (work.length === 0) break;
@@ -369,30 +364,14 @@ export class TaskEngine {
     }
   }
 
-  private specOf(t: TaskState, c: ContainerState) {
-    const container = t.task.containers.find((x) => x.name === c.name);
-    if (!container) throw new Error(`container ${c.name} is not in task ${t.task.taskArn}`);
-    return specOf(container);
-  }
-
-  private failTask(t: TaskState, c: ContainerState, reason: string) {
-    c.reason = reason.slice(0, 1024);
-    c.phase = 'STOPPED';
-    t.stopping ??= { stopCode: 'TaskFailedToStart', reason: c.reason };
-  }
-
   private async execute(t: TaskState, c: ContainerState, kind: Step['kind']): Promise<void> {
     const runtime = this.deps.runtime;
-    const spec = this.specOf(t, c);
+    const spec = containerSpecOf(t, c);
     switch (kind) {
       case 'pull': {
         const image = spec.image;
         const once = this.deps.settings.pullBehavior === 'once';
-        const behavior: PullBehavior = once
-          ? this.state.pulledImages.includes(image)
-            ? 'prefer-cached'
-            : 'always'
-          : this.deps.settings.pullBehavior;
+        const behavior = pullBehaviorFor(this.deps.settings.pullBehavior, this.state.pulledImages, image);
         const credentials = spec.repositoryCredentials?.credentialsParameter;
         const auth = credentials ? this.deps.settings.registryCredentials[credentials] : undefined;
         try {
@@ -400,7 +379,7 @@ export class TaskEngine {
           if (once && !this.state.pulledImages.includes(image)) this.state.pulledImages.push(image);
           c.phase = 'PULLED';
         } catch (error) {
-          this.failTask(t, c, `CannotPullContainerError: ${messageOf(error)}`);
+          failTask(t, c, `CannotPullContainerError: ${messageOf(error)}`);
         }
         return;
       }
@@ -415,7 +394,7 @@ export class TaskEngine {
         if (!container) return;
         if (spec.secrets?.length || spec.environmentFiles?.length) {
           // Running without them would start the process with a configuration it never had.
-          this.failTask(
+          failTask(
             t,
             c,
             'CannotCreateContainerError: secrets and environmentFiles are not supported by the Berth agent',
@@ -435,7 +414,7 @@ export class TaskEngine {
           c.phase = 'CREATED';
           this.deps.saveSoon();
         } catch (error) {
-          this.failTask(t, c, `CannotCreateContainerError: ${messageOf(error)}`);
+          failTask(t, c, `CannotCreateContainerError: ${messageOf(error)}`);
         }
         return;
       }
@@ -447,18 +426,7 @@ export class TaskEngine {
           await runtime.start(c.runtimeId);
         } catch (error) {
           const reason = `CannotStartContainerError: ${messageOf(error)}`;
-          c.restartAt = undefined;
-          if (restarting || !spec.essential) {
-            c.phase = 'STOPPED';
-            c.reason = reason;
-            if (spec.essential)
-              t.stopping ??= {
-                stopCode: 'EssentialContainerExited',
-                reason: 'Essential container in task exited',
-              };
-          } else {
-            this.failTask(t, c, reason);
-          }
+          startFailed(t, c, spec, restarting, reason);
           return;
         }
         if (restarting) {
@@ -508,86 +476,23 @@ export class TaskEngine {
     }
   }
 
-  /** Folds one observation into the container's state: running, exited, vanished, health, ports. */
+  /** Folds one observation into the container's state (transitions.ts), and says what it saw. */
   private apply(t: TaskState, c: ContainerState, observation: ContainerObservation | undefined) {
-    if (!observation) {
-      if (c.phase === 'STOPPED') return;
-      this.deps.log.warn('container vanished', {
+    const id = c.runtimeId;
+    const observed = applyObservation(t, c, observation, {
+      now: this.deps.now(),
+      offline: this.deps.isOffline(),
+      restart: this.deps.settings.restart,
+    });
+    if (observed.kind === 'vanished') {
+      this.deps.log.warn('container vanished', { taskArn: t.task.taskArn, container: c.name, id });
+    } else if (observed.kind === 'exited') {
+      this.deps.log.info('container exited', {
         taskArn: t.task.taskArn,
         container: c.name,
-        id: c.runtimeId,
+        exitCode: observed.exitCode,
+        restart: observed.restart ? observed.restart.delayMs : false,
       });
-      c.phase = 'STOPPED';
-      c.reason = 'The container was removed outside Berth';
-      c.networkBindings = undefined;
-      if (this.specOf(t, c).essential) {
-        t.stopping ??= { stopCode: 'EssentialContainerExited', reason: 'Essential container in task exited' };
-      }
-      return;
-    }
-    const spec = this.specOf(t, c);
-    if (spec.healthCheck) {
-      const health =
-        observation.health === 'healthy'
-          ? 'HEALTHY'
-          : observation.health === 'unhealthy'
-            ? 'UNHEALTHY'
-            : 'UNKNOWN';
-      c.health = health;
-      if (health === 'HEALTHY') c.everHealthy = true;
-    }
-    if (observation.running) {
-      if (c.phase !== 'RUNNING') {
-        // Adopted after an agent restart: it was started while the agent was away, or before.
-        c.phase = 'RUNNING';
-        c.everStarted = true;
-        c.startedAt = observation.startedAt ? Date.parse(observation.startedAt) : this.deps.now();
-      }
-      c.networkBindings = observation.networkBindings;
-      return;
-    }
-    if (c.phase === 'CREATED' && !observation.startedAt) return; // created, never started: nothing to see
-    this.exited(t, c, observation);
-  }
-
-  private exited(t: TaskState, c: ContainerState, observation: ContainerObservation) {
-    const spec = this.specOf(t, c);
-    const startedAt = observation.startedAt
-      ? Date.parse(observation.startedAt)
-      : (c.startedAt ?? this.deps.now());
-    const finishedAt = observation.finishedAt ? Date.parse(observation.finishedAt) : this.deps.now();
-    c.phase = 'STOPPED';
-    c.everStarted = true;
-    c.exitCode = observation.exitCode;
-    c.networkBindings = undefined;
-    if (observation.oomKilled) c.reason = 'OutOfMemoryError: Container killed due to memory usage';
-    else if (observation.error) c.reason = observation.error.slice(0, 1024);
-    if (t.stopping) return;
-    const decision = restartDecision(
-      {
-        spec,
-        restartOnFailure: t.task.restartOnFailure,
-        offline: this.deps.isOffline(),
-        exitCode: observation.exitCode,
-        ranForMs: Math.max(0, finishedAt - startedAt),
-        consecutiveRestarts: c.consecutiveRestarts,
-      },
-      this.deps.settings.restart,
-    );
-    this.deps.log.info('container exited', {
-      taskArn: t.task.taskArn,
-      container: c.name,
-      exitCode: observation.exitCode,
-      restart: decision.restart ? decision.delayMs : false,
-    });
-    if (decision.restart) {
-      c.consecutiveRestarts = decision.consecutiveRestarts;
-      c.restartAt = this.deps.now() + decision.delayMs;
-      c.reason = `Exited with code ${observation.exitCode ?? 'unknown'}; restarting in ${Math.round(decision.delayMs / 1000)} s (${decision.why === 'offline' ? 'control plane unreachable' : 'restartPolicy'})`;
-      return;
-    }
-    if (spec.essential) {
-      t.stopping = { stopCode: 'EssentialContainerExited', reason: 'Essential container in task exited' };
     }
   }
 
