@@ -13,7 +13,7 @@ import { handleAgentRequest } from '../core/agent-api/agent-endpoint.ts';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
-import { createDb, type Db, type DbFaults, type DbTimeouts } from '../core/db/client.ts';
+import { createDb, type Db, type DbPlugin, type DbTimeouts } from '../core/db/client.ts';
 import { LocalDoorbell } from '../core/doorbell/in-process.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
 import { storeUnavailable } from '../core/errors.ts';
@@ -52,10 +52,8 @@ export type LocalHostOptions = {
   dynamoEndpoint?: string;
   /** With dynamoEndpoint: the access key id that DynamoDB Local requires (that host's `dynamoAccessKeyId`). */
   dynamoAccessKeyId?: string;
-  /** Count the capacity DynamoDB reports for every call (`db.meter`), for benchmarks. */
-  meter?: boolean;
-  /** Inject DynamoDB errors into a share of the table's calls (reliability tests only). */
-  dbFaults?: DbFaults;
+  /** SDK middleware for the table's client (tests and benchmarks: faults, metering; see createDb). */
+  dbPlugins?: readonly DbPlugin[];
   /** Called after each HTTP response with its route and duration (benchmarks count requests). */
   onRequest?: (route: string, ms: number) => void;
   /** Header and request timeouts and the connection cap of the HTTP server (defaults in server.ts). */
@@ -270,8 +268,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
       region: config.region,
       endpoint: dynamoEndpoint,
       credentials: storeCredentials,
-      meter: options.meter,
-      faults: options.dbFaults,
+      ...(options.dbPlugins ? { plugins: options.dbPlugins } : {}),
       gate: health.gate,
       // Always DynamoDB Local here (ours, or another host's): wait for each transaction's commit,
       // unless the data is only in memory, where a JVM that dies loses all of it anyway (and the

@@ -1,29 +1,12 @@
-import {
-  DynamoDBClient,
-  GetItemCommand,
-  InternalServerError,
-  ProvisionedThroughputExceededException,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type BerthError, isBerthError, storeUnavailable } from '../errors.ts';
 import { keys } from './keys.ts';
-
-/** Capacity consumed, as DynamoDB reports it (ReturnConsumedCapacity), by kind of call. */
-export type Meter = {
-  readUnits: number;
-  writeUnits: number;
-  calls: Record<string, number>;
-  /** Milliseconds spent waiting for each kind of call (client side: queueing included). */
-  ms: Record<string, number>;
-  reset: () => void;
-};
 
 /** The table handle every repository function takes. SDK objects never leave core/db. */
 export type Db = {
   readonly doc: DynamoDBDocumentClient;
   readonly table: string;
-  /** Present when the client was created with `meter: true` (benchmarks). */
-  readonly meter?: Meter;
   /** Told once about each range a query skipped because an item in it cannot be read (query.ts). */
   readonly onUnreadable?: (skipped: UnreadableRange) => void;
 };
@@ -40,10 +23,12 @@ export type DbOptions = {
   credentials?:
     | { accessKeyId: string; secretAccessKey: string }
     | (() => Promise<{ accessKeyId: string; secretAccessKey: string; expiration?: Date }>);
-  /** Ask DynamoDB for the capacity of every call and add it up (for benchmarks). */
-  meter?: boolean;
-  /** Fail a share of calls on purpose (reliability tests); never set in production. */
-  faults?: DbFaults;
+  /**
+   * SDK middleware for the table's client, applied after Berth's own (so inside the gate, the time
+   * limit and the 503 mapping), in order. Berth sets none; tests and benchmarks inject faults and
+   * count capacity this way (test/support/).
+   */
+  plugins?: readonly DbPlugin[];
   /** Where skipped unreadable items are reported; default one JSON line on stderr per range. */
   onUnreadable?: (skipped: UnreadableRange) => void;
   /** How long a call may take (default `defaultDbTimeouts`). */
@@ -66,6 +51,9 @@ export type DbOptions = {
 
 export type DbGate = (call: { command: string; writes: boolean }) => BerthError | undefined;
 
+/** An AWS SDK v3 plugin (`applyToStack`) for the DynamoDB client's middleware stack. */
+export type DbPlugin = Parameters<DynamoDBClient['middlewareStack']['use']>[0];
+
 /**
  * Time limits of a DynamoDB call. Without them a stalled store (a stopped JVM, a half-open socket)
  * holds every request that reaches it for ever. An attempt that times out is retried by the SDK
@@ -83,107 +71,6 @@ export type DbTimeouts = {
 };
 
 export const defaultDbTimeouts: DbTimeouts = { connectMs: 2_000, attemptMs: 5_000, callMs: 10_000 };
-
-export type DbFaultKind = 'throttle' | 'internal' | 'timeout';
-
-/**
- * Errors injected into a share of DynamoDB calls. `after` is the case that matters: DynamoDB
- * applied the call, and the caller sees an error — a lost answer. In the `attempt` layer each SDK
- * attempt may fail, so the SDK retries as it would real errors and only what it gives up on reaches
- * Berth; in the `call` layer Berth's code sees every injected error (the SDK gave up).
- */
-export type DbFaults = {
-  /** Share of calls that fail, 0..1; may be changed while running (set 0 to let the system settle). */
-  rate: number;
-  kinds: readonly DbFaultKind[];
-  /** Seeds the choice of calls, kinds and moments, so a run can be repeated. */
-  seed: number;
-  /** Before the call reaches DynamoDB, after DynamoDB applied it, or either (default). */
-  when?: 'before' | 'after' | 'either';
-  /** Only these commands (e.g. `TransactWriteItemsCommand`); default every call. */
-  commands?: readonly string[];
-  /** Where the faults are injected (default `attempt`); may be changed while running. */
-  layer?: 'attempt' | 'call';
-  /** At most this many faults in all (e.g. 1: exactly the next matching call fails). */
-  limit?: number;
-  /** Filled in: how many faults were injected, by `layer:when:kind:command`. */
-  injected?: Record<string, number>;
-};
-
-type Capacity = { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number };
-
-const newMeter = (): Meter => {
-  const meter: Meter = {
-    readUnits: 0,
-    writeUnits: 0,
-    calls: {},
-    ms: {},
-    reset: () => {
-      meter.readUnits = 0;
-      meter.writeUnits = 0;
-      meter.calls = {};
-      meter.ms = {};
-    },
-  };
-  return meter;
-};
-
-/** mulberry32: small, seedable, good enough to pick calls to fail. */
-const seededRandom = (seed: number) => {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-};
-
-/** The error DynamoDB (or the HTTP layer) would raise, shaped so the SDK classifies it as it would the real one. */
-const injectedError = (kind: DbFaultKind, command: string): Error => {
-  const $metadata = { httpStatusCode: kind === 'internal' ? 500 : 400, attempts: 1, totalRetryDelay: 0 };
-  const message = `injected ${kind} fault on ${command}`;
-  if (kind === 'throttle') return new ProvisionedThroughputExceededException({ message, $metadata });
-  if (kind === 'internal') return new InternalServerError({ message, $metadata });
-  // What the node HTTP handler raises when a socket times out.
-  return Object.assign(new Error(message), { name: 'TimeoutError' });
-};
-
-const addFaults = (client: DynamoDBClient, faults: DbFaults) => {
-  const random = seededRandom(faults.seed);
-  faults.injected ??= {};
-  const inject =
-    (layer: 'attempt' | 'call') =>
-    <Args, Output>(next: (args: Args) => Promise<Output>, context: { commandName?: string }) =>
-    async (args: Args): Promise<Output> => {
-      const command = context.commandName ?? 'unknown';
-      if ((faults.layer ?? 'attempt') !== layer) return next(args);
-      if (faults.commands && !faults.commands.includes(command)) return next(args);
-      const count = Object.values(faults.injected ?? {}).reduce((sum, n) => sum + n, 0);
-      if (faults.limit !== undefined && count >= faults.limit) return next(args);
-      if (faults.kinds.length === 0 || random() >= faults.rate) return next(args);
-      const kind = faults.kinds[Math.floor(random() * faults.kinds.length)] as DbFaultKind;
-      const when =
-        faults.when === 'before' || faults.when === 'after'
-          ? faults.when
-          : random() < 0.5
-            ? 'before'
-            : 'after';
-      const name = `${layer}:${when}:${kind}:${command}`;
-      if (faults.injected) faults.injected[name] = (faults.injected[name] ?? 0) + 1;
-      if (when === 'after') await next(args);
-      throw injectedError(kind, command);
-    };
-  // Outside the SDK's retries (initialize), and inside them (finalizeRequest, after the high-priority
-  // retry middleware): each attempt may fail on its own.
-  client.middlewareStack.add(inject('call'), { step: 'initialize', name: 'berthFaultsPerCall' });
-  client.middlewareStack.add(inject('attempt'), {
-    step: 'finalizeRequest',
-    priority: 'low',
-    name: 'berthFaultsPerAttempt',
-  });
-};
 
 /** Errors that say the store is away or overloaded rather than that the call was wrong: the SDK retries them. */
 const unavailableNames = new Set([
@@ -253,7 +140,7 @@ const awaitCommit = async (
   if (failed) throw failed;
 };
 
-/** Gate, time limit and the 503 mapping, around everything else (the SDK's retries and the faults' call layer). */
+/** Gate, time limit and the 503 mapping, around everything else (the SDK's retries and any plugin). */
 const addStoreHealth = (
   client: DynamoDBClient,
   callMs: number,
@@ -295,7 +182,8 @@ const addStoreHealth = (
   );
 };
 
-const writeCommands = new Set([
+/** The commands that write: the gate refuses them on a nearly full disk. */
+export const writeCommands: ReadonlySet<string> = new Set([
   'PutItemCommand',
   'UpdateItemCommand',
   'DeleteItemCommand',
@@ -323,7 +211,7 @@ export const createDb = (options: DbOptions): Db => {
     },
   };
   const client = new DynamoDBClient(config);
-  // The barrier's reads go on a client of their own: not metered, not faulted, not gated again.
+  // The barrier's reads go on a client of their own: not gated again, without the plugins.
   const reader = options.commitBarrier ? new DynamoDBClient(config) : undefined;
   addStoreHealth(
     client,
@@ -331,30 +219,7 @@ export const createDb = (options: DbOptions): Db => {
     options.gate,
     reader && { confirm: options.commitBarrier, reader, table: options.table },
   );
-  if (options.faults) addFaults(client, options.faults);
-  const meter = options.meter ? newMeter() : undefined;
-  if (meter) {
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ReturnConsumedCapacity?: string };
-        input.ReturnConsumedCapacity ??= 'TOTAL';
-        const started = performance.now();
-        const result = await next(args);
-        const name = context.commandName ?? 'unknown';
-        meter.calls[name] = (meter.calls[name] ?? 0) + 1;
-        meter.ms[name] = (meter.ms[name] ?? 0) + (performance.now() - started);
-        const consumed = (result.output as { ConsumedCapacity?: Capacity | Capacity[] }).ConsumedCapacity;
-        for (const capacity of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
-          // DynamoDB Local answers CapacityUnits only; a write call's units are write units.
-          const units = capacity.CapacityUnits ?? 0;
-          if (writeCommands.has(name)) meter.writeUnits += capacity.WriteCapacityUnits ?? units;
-          else meter.readUnits += capacity.ReadCapacityUnits ?? units;
-        }
-        return result;
-      },
-      { step: 'initialize', name: 'berthCapacityMeter' },
-    );
-  }
+  for (const plugin of options.plugins ?? []) client.middlewareStack.use(plugin);
   const doc = DynamoDBDocumentClient.from(client, {
     // convertClassInstanceToMap: the marshaller takes a map whose caller-chosen key `constructor`
     // holds a string (a tag, a label) for a class instance; it is plain data and must be stored as such.
@@ -381,5 +246,5 @@ export const createDb = (options: DbOptions): Db => {
       destroy();
     };
   }
-  return { doc, table: options.table, onUnreadable, ...(meter ? { meter } : {}) };
+  return { doc, table: options.table, onUnreadable };
 };

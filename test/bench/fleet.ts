@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (`berth bench`): the fleet benchmark against a fresh in-memory `berth up`, with
+ * `npm run bench [-- --quick --agents N ...]`: the fleet benchmark against a fresh in-memory `berth up`, with
  * the fleet simulator's real agents (fake container runtime) over real HTTP. Scenarios: burst,
  * doorbell, idle, api, raw. Writes bench-results/latest.json, a table (bench-results/table.md)
  * and an SVG chart of tasks RUNNING over time, and regenerates docs/cost.md.
@@ -21,6 +21,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../../core/db/client.ts';
 import { signedDoorbellPath } from '../../core/doorbell/in-process.ts';
 import { startLocalHost } from '../../local/host.ts';
+import { dbMeterPlugin, newMeter } from '../support/db-meter.ts';
 import { runningChart } from './fleet-chart.ts';
 import { costMarkdown, costModel } from './fleet-cost.ts';
 import { startFleet } from './fleet-simulator.ts';
@@ -157,10 +158,11 @@ const rawTransactions = async (db: Db, seconds: number, tasks: number): Promise<
 export const runFleetBench = async (params: BenchParams) => {
   const requests: Record<string, { count: number; ms: number }> = {};
   const stream = { batches: 0, records: 0, ms: 0 };
+  const meter = newMeter();
   const host = await startLocalHost({
     inMemory: true,
     port: 0,
-    meter: true,
+    dbPlugins: [dbMeterPlugin(meter)],
     // As on AWS: the sweeper every minute.
     sweepIntervalMs: 60_000,
     onRequest: (route, ms) => {
@@ -176,8 +178,6 @@ export const runFleetBench = async (params: BenchParams) => {
       if (process.env.BENCH_TRACE) progress(`stream batch ${records} records ${ms.toFixed(0)} ms`);
     },
   });
-  const meter = host.db.meter;
-  if (!meter) throw new Error('the host runs without a meter');
   const clientConfig = { endpoint: host.endpoint, region: host.region, credentials: host.credentials };
   const ecs = new ECSClient(clientConfig);
   const ssm = new SSMClient(clientConfig);
@@ -512,7 +512,7 @@ export const paramsFromArgs = (argv: string[]): BenchParams => {
 
 export const benchMain = async (argv: string[]) => {
   const params = paramsFromArgs(argv);
-  process.stdout.write(`berth bench: ${JSON.stringify(params)}\n`);
+  process.stdout.write(`fleet bench: ${JSON.stringify(params)}\n`);
   const results = await runFleetBench(params);
   const { runningOverTime: _, ...printed } = results;
   process.stdout.write(`${JSON.stringify(printed, null, 2)}\n\n${resultsTable(results)}\n`);

@@ -21,7 +21,7 @@ const agentsCount = argument('agents', 3);
 let clockOffsetMs = 0;
 const berth = await startBerth({ meter: true, now: () => new Date(Date.now() + clockOffsetMs) });
 try {
-  const meter = berth.db.meter;
+  const meter = berth.meter;
   if (!meter) throw new Error('the meter is off');
   await berth.ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
   await berth.ecs.send(

@@ -1,8 +1,19 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type LocalHost, type LocalHostOptions, startLocalHost } from '../../local/host.ts';
+import { type DbFaults, dbFaultsPlugin } from '../support/db-faults.ts';
+import { dbMeterPlugin, type Meter, newMeter } from '../support/db-meter.ts';
+
+export type TestBerthOptions = LocalHostOptions & {
+  /** Count the capacity DynamoDB reports for every call (`berth.meter`), for benchmarks. */
+  meter?: boolean;
+  /** Inject DynamoDB errors into a share of the table's calls (reliability tests). */
+  dbFaults?: DbFaults;
+};
 
 export type TestBerth = LocalHost & {
+  /** Present when started with `meter: true`. */
+  meter?: Meter;
   ecs: ECSClient;
   ssm: SSMClient;
   /** POSTs JSON to the agent API and returns status and parsed body. */
@@ -11,8 +22,16 @@ export type TestBerth = LocalHost & {
 };
 
 /** A fresh control plane (in memory, on a free port) for one test file. */
-export const startBerth = async (options: LocalHostOptions = {}): Promise<TestBerth> => {
-  const host = await startLocalHost({ inMemory: true, port: 0, ...options });
+export const startBerth = async (options: TestBerthOptions = {}): Promise<TestBerth> => {
+  const { meter: metered, dbFaults, ...hostOptions } = options;
+  const meter = metered ? newMeter() : undefined;
+  // Faults, then the meter: the order createDb always applied them in.
+  const dbPlugins = [
+    ...(hostOptions.dbPlugins ?? []),
+    ...(dbFaults ? [dbFaultsPlugin(dbFaults)] : []),
+    ...(meter ? [dbMeterPlugin(meter)] : []),
+  ];
+  const host = await startLocalHost({ inMemory: true, port: 0, ...hostOptions, dbPlugins });
   const clientConfig = {
     endpoint: host.endpoint,
     region: host.region,
@@ -32,6 +51,7 @@ export const startBerth = async (options: LocalHostOptions = {}): Promise<TestBe
   };
   return {
     ...host,
+    ...(meter ? { meter } : {}),
     ecs,
     ssm,
     agent,

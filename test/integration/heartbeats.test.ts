@@ -27,7 +27,7 @@ afterAll(async () => {
   await berth?.stop();
 });
 
-const heartbeatWrites = () => berth.db.meter?.calls.PutItemCommand ?? 0;
+const heartbeatWrites = () => berth.meter?.calls.PutItemCommand ?? 0;
 
 /** A minute passes: every connected agent syncs, then the sweeper runs. */
 const minute = async (agents: ScriptedAgent[]) => {
@@ -103,7 +103,7 @@ describe('heartbeats', () => {
       new RunTaskCommand({ cluster: own, taskDefinition: 'beat', count: 5, launchType: 'EXTERNAL' }),
     );
     await settle(berth, [agent]);
-    const meter = berth.db.meter;
+    const meter = berth.meter;
     if (!meter) throw new Error('the meter is off');
     meter.reset();
 
@@ -133,7 +133,7 @@ describe('heartbeats', () => {
     const exited = [...agent.held.values()][0];
     if (!exited) throw new Error('no task');
     Object.assign(exited, { status: 'STOPPED', seq: exited.seq + 1, extra: { stoppedReason: 'exited' } });
-    const meter = berth.db.meter;
+    const meter = berth.meter;
     if (!meter) throw new Error('the meter is off');
     meter.reset();
 

@@ -1,9 +1,9 @@
 import { CreateClusterCommand } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registrationThrottle } from '../../core/agent-api/register-instance.ts';
-import type { DbFaults } from '../../core/db/client.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
 import { startBerth, type TestBerth } from '../integration/harness.ts';
+import type { DbFaults } from '../support/db-faults.ts';
 import { scenarioTimeout } from './fleet.ts';
 import { scanTable, type TableItem } from './invariants.ts';
 import { attemptRegistration, newActivation } from './registration-attempts.ts';

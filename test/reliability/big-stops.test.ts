@@ -180,12 +180,12 @@ describe('a change that stops more tasks than one transaction holds', () => {
     await runningService('thousand', agents, 1000);
 
     // Act
-    berth.db.meter?.reset();
+    berth.meter?.reset();
     const started = Date.now();
     await berth.ecs.send(new UpdateServiceCommand({ cluster: 'thousand', service: 'web', desiredCount: 0 }));
     await berth.drain(60_000);
     const stopsWrittenMs = Date.now() - started;
-    const transactions = berth.db.meter?.calls.TransactWriteItemsCommand ?? 0;
+    const transactions = berth.meter?.calls.TransactWriteItemsCommand ?? 0;
 
     // Assess: the UpdateService's own write, then 87 to 97 stops a transaction (100 items less the
     // service item, the room for an event and one bump per instance the stops are on), none refused.

@@ -14,9 +14,10 @@ import {
 } from '@aws-sdk/client-ecs';
 import { CreateActivationCommand, DeleteActivationCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDb, type Db, type DbFaults } from '../../core/db/client.ts';
+import { createDb, type Db } from '../../core/db/client.ts';
 import { statusRank, type TaskStatus } from '../../core/model/task.ts';
 import { startBerth, type TestBerth } from '../integration/harness.ts';
+import type { DbFaults } from '../support/db-faults.ts';
 import { chaosScale, chaosSeed, scenarioTimeout, seededRandom, settleFleet, targetOf } from './fleet.ts';
 import { convergenceViolations, safetyViolations, scanTable, servicesIn, tasksIn } from './invariants.ts';
 import { SimAgent } from './sim-agent.ts';

@@ -21,22 +21,7 @@ export const chaosSeed = (fallback: number): number => {
 /** A scenario's time limit: generous in CI (a loaded runner), times the scale under chaos. */
 export const scenarioTimeout = (ms = 180_000): number => ms * chaosScale();
 
-/** A seeded PRNG (mulberry32) for storms that can be replayed from their seed. */
-export const seededRandom = (seed: number) => {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  return {
-    next,
-    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T,
-  };
-};
+export { seededRandom } from '../support/seeded-random.ts';
 
 export const targetOf = (berth: { endpoint: string; ssm: SSMClient }): AgentTarget & { ssm: SSMClient } => ({
   endpoint: () => berth.endpoint,

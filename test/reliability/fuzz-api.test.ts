@@ -247,7 +247,7 @@ const bodyOf = (value: unknown, variant: number): string => {
 };
 
 const writes = () => {
-  const meter = berth.db.meter;
+  const meter = berth.meter;
   if (!meter) throw new Error('meter off');
   const calls = [
     'PutItemCommand',

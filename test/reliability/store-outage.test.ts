@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { DbFaults } from '../../core/db/client.ts';
 import { type LocalHost, startLocalHost } from '../../local/host.ts';
+import { type DbFaults, dbFaultsPlugin } from '../support/db-faults.ts';
 import { jvmsOf, waitUntil } from './berth-process.ts';
 import { callAction } from './signing.ts';
 
@@ -185,7 +185,7 @@ describe('DynamoDB failing after the SDK gave up', () => {
     const faulty = await startLocalHost({
       inMemory: true,
       port: 0,
-      dbFaults: faults,
+      dbPlugins: [dbFaultsPlugin(faults)],
       withoutScheduler: true,
     });
     try {

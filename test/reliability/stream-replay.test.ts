@@ -82,7 +82,7 @@ describe('a stream checkpoint rolled back', () => {
     await berth.drain(60_000);
     await berth.drain(60_000);
     const after = await scanTable(berth.db);
-    const writes = { ...berth.db.meter?.calls };
+    const writes = { ...berth.meter?.calls };
 
     // Assess
     expect(readFileSync(earlyCheckpoint, 'utf8')).not.toBe(finalCheckpoint);
@@ -97,7 +97,7 @@ describe('a stream checkpoint rolled back', () => {
     ]) {
       expect({ command, calls: writes[command] ?? 0 }).toEqual({ command, calls: 0 });
     }
-    expect(berth.db.meter?.writeUnits).toBe(0);
+    expect(berth.meter?.writeUnits).toBe(0);
     expect(after.length).toBe(before.length);
     expect(canonicalJson(after)).toBe(canonicalJson(before));
     expect(safetyViolations(after)).toEqual([]);
