@@ -125,19 +125,6 @@ addAgentCommand(program);
 addStatusCommand(program);
 addWatchCommand(program);
 
-program
-  .command('bench')
-  .description('Runs the fleet benchmark (burst, doorbell, idle, api, raw) against a fresh in-memory Berth.')
-  .allowUnknownOption()
-  .helpOption(false)
-  .argument('[flags...]', '--agents N --tasks N --idle-agents N --idle-seconds N --quick --out DIR')
-  .action(async (flags: string[]) => {
-    // The benchmark lives with the tests (it is not shipped in the agent bundle): loaded on demand.
-    const { benchMain } = await import('../test/bench/fleet.ts');
-    await benchMain(flags);
-    process.exit(0);
-  });
-
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof LocalStartError || error instanceof Error) {
     console.error(`berth: ${error.message}`);
