@@ -1,3 +1,5 @@
+import { done, optimistic, retry } from './optimistic.ts';
+
 /** Recognises DynamoDB's condition and transaction failures without leaking SDK types. */
 type AwsError = {
   name?: string;
@@ -32,19 +34,27 @@ export const isTransactionConflict = (error: unknown): boolean =>
   cancellationCodes(error).some((code) => code === 'TransactionConflict') &&
   !cancellationCodes(error).includes('ConditionalCheckFailed');
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Attempts of a transaction that loses races as it is (no re-read): such a race lasts as long as
+ * the other transaction, and trying again costs one write, so more attempts than an action's
+ * re-read-and-decide loop (actionAttempts) are cheap.
+ */
+const conflictAttempts = 25;
 
 /**
- * Runs `attempt` again while it loses transaction races, with jittered backoff. Anything else
- * (including a failed condition) is the caller's to interpret.
+ * Runs `attempt` again while it loses transaction races, with jittered backoff (optimistic.ts);
+ * after `maxAttempts` the race is optimistic's one error (ServerException, unavailable). Anything
+ * else (including a failed condition) is the caller's to interpret.
  */
-export const retryOnConflict = async <T>(attempt: () => Promise<T>, maxAttempts = 25): Promise<T> => {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!isTransactionConflict(error) || tries >= maxAttempts) throw error;
-      await sleep(Math.random() * Math.min(200, 10 * 2 ** tries));
-    }
-  }
-};
+export const retryOnConflict = <T>(attempt: () => Promise<T>, maxAttempts = conflictAttempts): Promise<T> =>
+  optimistic(
+    { maxAttempts, exhausted: 'The table is busy with conflicting writes; try again.' },
+    async () => {
+      try {
+        return done(await attempt());
+      } catch (error) {
+        if (isTransactionConflict(error)) return retry(error);
+        throw error;
+      }
+    },
+  );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { requireActiveCluster } from '../db/clusters.ts';
+import { actionAttempts, done, optimistic, retry } from '../db/optimistic.ts';
 import { pageLimit } from '../db/query.ts';
 import {
   createServiceItem,
@@ -31,6 +32,7 @@ import type { ActionContext } from './context.ts';
 import { resolveTaskDefinition, taskDefinitionOutput } from './task-definitions.ts';
 
 const serviceNotFound = () => new BerthError('ServiceNotFoundException', 'not_found', 'Service not found.');
+const serviceChangingTooFast = 'The service is changing too fast; try again.';
 const serviceNotActive = () =>
   new BerthError('ServiceNotActiveException', 'input', 'Service was not ACTIVE.');
 
@@ -289,7 +291,7 @@ export const updateService = defineAction(
     const target = input.taskDefinition
       ? (await runnableDefinition(context, input.taskDefinition)).record
       : undefined;
-    for (let attempt = 0; attempt < 10; attempt++) {
+    return optimistic({ maxAttempts: actionAttempts, exhausted: serviceChangingTooFast }, async () => {
       const service = await getService(context.db, cluster, name);
       if (!service) throw serviceNotFound();
       if (service.status !== 'ACTIVE') throw serviceNotActive();
@@ -325,13 +327,11 @@ export const updateService = defineAction(
       }
       const write = emptyWrite(at);
       write.service = { cluster, name, version: service.version, set };
-      if ((await writeUnit(context.db, write)).ok) {
-        const unit = await readServiceUnit(context.db, cluster, name);
-        if (!unit.service) throw serviceNotFound();
-        return { service: await serviceOutput(context, unit.service, unit.tasks) };
-      }
-    }
-    throw new BerthError('ServerException', 'unavailable', 'The service is changing too fast; try again.');
+      if (!(await writeUnit(context.db, write)).ok) return retry();
+      const unit = await readServiceUnit(context.db, cluster, name);
+      if (!unit.service) throw serviceNotFound();
+      return done({ service: await serviceOutput(context, unit.service, unit.tasks) });
+    });
   },
 );
 
@@ -341,12 +341,12 @@ export const deleteService = defineAction(
     const cluster = clusterNameOf(input.cluster);
     await requireActiveCluster(context.db, cluster);
     const name = serviceNameOf(input.service, cluster);
-    for (let attempt = 0; attempt < 10; attempt++) {
+    return optimistic({ maxAttempts: actionAttempts, exhausted: serviceChangingTooFast }, async () => {
       const service = await getService(context.db, cluster, name);
       if (!service || service.status === 'INACTIVE') throw serviceNotFound();
       if (service.status === 'DRAINING') {
         const unit = await readServiceUnit(context.db, cluster, name);
-        return { service: await serviceOutput(context, service, unit.tasks) };
+        return done({ service: await serviceOutput(context, service, unit.tasks) });
       }
       if (service.desiredCount > 0 && !input.force) {
         throw invalidParameter('The service cannot be stopped while it is scaled above 0.');
@@ -358,12 +358,10 @@ export const deleteService = defineAction(
         version: service.version,
         set: { status: 'DRAINING', desiredCount: 0, steadySince: undefined },
       };
-      if ((await writeUnit(context.db, write)).ok) {
-        const unit = await readServiceUnit(context.db, cluster, name);
-        return { service: await serviceOutput(context, unit.service ?? service, unit.tasks) };
-      }
-    }
-    throw new BerthError('ServerException', 'unavailable', 'The service is changing too fast; try again.');
+      if (!(await writeUnit(context.db, write)).ok) return retry();
+      const unit = await readServiceUnit(context.db, cluster, name);
+      return done({ service: await serviceOutput(context, unit.service ?? service, unit.tasks) });
+    });
   },
 );
 

@@ -3,24 +3,20 @@ import { z } from 'zod';
 import { hashSecret, newId } from '../auth/secrets.ts';
 import { requireActiveCluster } from '../db/clusters.ts';
 import { allContainerInstances } from '../db/container-instances.ts';
+import { actionAttempts, done, optimistic, retry } from '../db/optimistic.ts';
 import { getRunTaskToken, runTaskTokenItem } from '../db/run-task-tokens.ts';
 import { getTask, taskSummaries } from '../db/tasks.ts';
 import { emptyWrite, writeUnit, zeroGroupsOf } from '../db/unit-writes.ts';
-import { BerthError, clientError, invalidParameter, isBerthError } from '../errors.ts';
+import { clientError, invalidParameter, isBerthError } from '../errors.ts';
 import { clusterNameOf, scopedIdOf } from '../model/arn.ts';
 import type { PlacementConstraint, PlacementStrategy } from '../model/service.ts';
 import { checkTags, TagList, tagListOf } from '../model/tags.ts';
 import type { TaskRecord } from '../model/task.ts';
 import type { TaskDefinition } from '../model/task-definition/describe.ts';
-import {
-  newTaskRecord,
-  requiredAttributesOf,
-  reservationOf,
-  type TaskOverrides,
-} from '../model/task-factory.ts';
+import { newTaskRecord, type TaskOverrides } from '../model/task-factory.ts';
 import { epochSeconds } from '../model/time.ts';
 import { type PlacementFailure, placeTasks } from '../placement/place.ts';
-import { fullInstanceMessage, placementViewOf } from '../reconcile/apply.ts';
+import { fullInstanceMessage, placementRequestOf, placementViewOf } from '../placement/request.ts';
 import { defineAction } from './action.ts';
 import { findContainerInstance, pageOf } from './container-instances.ts';
 import type { ActionContext } from './context.ts';
@@ -128,83 +124,75 @@ const launch = async (
 ) => {
   // Instances whose items DynamoDB refused to grow: placed elsewhere, or the placement fails.
   const full = new Set<string>();
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const at = context.now();
-    const instances = (await allContainerInstances(context.db, cluster)).filter(
-      (instance) =>
-        (!options.onlyInstances || options.onlyInstances.includes(instance.id)) && !full.has(instance.id),
-    );
-    const result = placeTasks(
-      {
-        reservation: reservationOf(definition, options.overrides),
-        group: options.group,
-        constraints: [
-          ...options.constraints,
-          ...definition.placementConstraints.map((c) => ({
-            type: 'memberOf' as const,
-            expression: c.expression,
-          })),
-        ],
-        strategies: options.strategies,
-        requiredAttributes: requiredAttributesOf(definition),
-        seed: at.getTime() % 2_147_483_647,
-      },
-      instances.map(placementViewOf),
-      options.count,
-    );
-    const write = emptyWrite(at.toISOString());
-    write.newTasks = result.placements.map((instanceId) =>
-      newTaskRecord({
-        cluster,
-        id: newId(),
-        definition,
-        instanceId,
-        group: options.group,
-        startedBy: options.startedBy,
-        overrides: options.overrides,
-        clientToken: options.clientToken?.hash,
-        tags: options.tags,
-        at: at.toISOString(),
-      }),
-    );
-    const [fullId] = full;
-    const failure: PlacementFailure | undefined =
-      result.failure && fullId
-        ? { reason: 'RESOURCE:TASKS', closestInstanceId: fullId, message: fullInstanceMessage(fullId) }
-        : result.failure;
-    const failures = failure ? [failureOutput(context, cluster, failure)] : [];
-    for (const instance of instances) {
-      const zeros = zeroGroupsOf(instance.groups);
-      if (zeros.length > 0 && write.newTasks.some((task) => task.instanceId === instance.id)) {
-        write.zeroGroups = { ...write.zeroGroups, [instance.id]: zeros };
-      }
-    }
-    if (options.clientToken) {
-      write.guardItem = runTaskTokenItem(
-        cluster,
-        options.clientToken.hash,
-        { paramsHash: options.clientToken.paramsHash, taskIds: write.newTasks.map((t) => t.id), failures },
-        at,
+  return optimistic(
+    {
+      maxAttempts: actionAttempts,
+      exhausted: 'Capacity is changing too fast to place the tasks; try again.',
+    },
+    async () => {
+      const at = context.now();
+      const instances = (await allContainerInstances(context.db, cluster)).filter(
+        (instance) =>
+          (!options.onlyInstances || options.onlyInstances.includes(instance.id)) && !full.has(instance.id),
       );
-    }
-    const outcome = await writeUnit(context.db, write);
-    if (outcome.ok) {
-      await Promise.all(write.newTasks.map((task) => context.doorbell?.ring(task.instanceId)));
-      return { tasks: write.newTasks.map((task) => taskOutput(context, task, ['TAGS'])), failures };
-    }
-    if (outcome.reason === 'instance-full') {
-      for (const id of outcome.instanceIds) full.add(id);
-      continue;
-    }
-    if (options.clientToken) {
-      const seen = await getRunTaskToken(context.db, cluster, options.clientToken.hash, at);
-      if (seen) return replay(context, cluster, seen, options.clientToken.paramsHash);
-    }
-  }
-  throw new BerthError(
-    'ServerException',
-    'unavailable',
-    'Capacity is changing too fast to place the tasks; try again.',
+      const request = placementRequestOf(definition, {
+        group: options.group,
+        constraints: options.constraints,
+        strategies: options.strategies,
+        overrides: options.overrides,
+        seed: at.getTime() % 2_147_483_647,
+      });
+      const result = placeTasks(request, instances.map(placementViewOf), options.count);
+      const write = emptyWrite(at.toISOString());
+      write.newTasks = result.placements.map((instanceId) =>
+        newTaskRecord({
+          cluster,
+          id: newId(),
+          definition,
+          instanceId,
+          group: options.group,
+          startedBy: options.startedBy,
+          overrides: options.overrides,
+          clientToken: options.clientToken?.hash,
+          tags: options.tags,
+          at: at.toISOString(),
+        }),
+      );
+      const [fullId] = full;
+      const failure: PlacementFailure | undefined =
+        result.failure && fullId
+          ? { reason: 'RESOURCE:TASKS', closestInstanceId: fullId, message: fullInstanceMessage(fullId) }
+          : result.failure;
+      const failures = failure ? [failureOutput(context, cluster, failure)] : [];
+      for (const instance of instances) {
+        const zeros = zeroGroupsOf(instance.groups);
+        if (zeros.length > 0 && write.newTasks.some((task) => task.instanceId === instance.id)) {
+          write.zeroGroups = { ...write.zeroGroups, [instance.id]: zeros };
+        }
+      }
+      if (options.clientToken) {
+        write.guardItem = runTaskTokenItem(
+          cluster,
+          options.clientToken.hash,
+          { paramsHash: options.clientToken.paramsHash, taskIds: write.newTasks.map((t) => t.id), failures },
+          at,
+        );
+      }
+      const outcome = await writeUnit(context.db, write);
+      if (outcome.ok) {
+        await Promise.all(write.newTasks.map((task) => context.doorbell?.ring(task.instanceId)));
+        return done({ tasks: write.newTasks.map((task) => taskOutput(context, task, ['TAGS'])), failures });
+      }
+      if (outcome.reason === 'instance-full') {
+        for (const id of outcome.instanceIds) full.add(id);
+        return retry();
+      }
+      if (options.clientToken) {
+        const seen = await getRunTaskToken(context.db, cluster, options.clientToken.hash, at);
+        if (seen) return done(await replay(context, cluster, seen, options.clientToken.paramsHash));
+      }
+      return retry();
+    },
   );
 };
 
@@ -343,19 +331,20 @@ export const stopTask = defineAction(
   async (context, input) => {
     const cluster = clusterNameOf(input.cluster);
     await requireActiveCluster(context.db, cluster);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const task = await findTask(context, cluster, input.task);
-      if (!task) throw invalidParameter('The referenced task was not found.');
-      if (task.desiredStatus === 'STOPPED') return { task: taskOutput(context, task) };
-      const write = emptyWrite(context.now().toISOString());
-      write.stops = [{ task, reason: input.reason ?? 'Task stopped by user', stopCode: 'UserInitiated' }];
-      if ((await writeUnit(context.db, write)).ok) {
+    return optimistic(
+      { maxAttempts: actionAttempts, exhausted: 'The task is changing too fast; try again.' },
+      async () => {
+        const task = await findTask(context, cluster, input.task);
+        if (!task) throw invalidParameter('The referenced task was not found.');
+        if (task.desiredStatus === 'STOPPED') return done({ task: taskOutput(context, task) });
+        const write = emptyWrite(context.now().toISOString());
+        write.stops = [{ task, reason: input.reason ?? 'Task stopped by user', stopCode: 'UserInitiated' }];
+        if (!(await writeUnit(context.db, write)).ok) return retry();
         await context.doorbell?.ring(task.instanceId);
         const stopped = await getTask(context.db, cluster, task.id);
-        return { task: taskOutput(context, stopped ?? task) };
-      }
-    }
-    throw new BerthError('ServerException', 'unavailable', 'The task is changing too fast; try again.');
+        return done({ task: taskOutput(context, stopped ?? task) });
+      },
+    );
   },
 );
 

@@ -1,27 +1,20 @@
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { allContainerInstances, getContainerInstance } from '../db/container-instances.ts';
+import { type Attempt, done, optimistic, retry } from '../db/optimistic.ts';
 import { readServiceUnit, servicesOf } from '../db/services.ts';
 import { tasksOfInstance } from '../db/tasks.ts';
-import {
-  emptyWrite,
-  maxTransactionItems,
-  type UnitWrite,
-  writeUnit,
-  zeroGroupsOf,
-} from '../db/unit-writes.ts';
+import { emptyWrite, maxTransactionItems, type UnitWrite, writeUnit } from '../db/unit-writes.ts';
 import type { Doorbell } from '../doorbell/port.ts';
 import { definitionOf } from '../ecs/definition-cache.ts';
 import { BerthError } from '../errors.ts';
 import { arns } from '../model/arn.ts';
 import type { ContainerInstanceRecord } from '../model/container-instance.ts';
-import type { ServiceRecord } from '../model/service.ts';
 import type { TaskRecord } from '../model/task.ts';
-import { newTaskRecord, requiredAttributesOf, reservationOf } from '../model/task-factory.ts';
-import { type PlacementInstance, placeTasks } from '../placement/place.ts';
+import type { TaskDefinition } from '../model/task-definition/describe.ts';
 import type { InstanceView } from './classify.ts';
-import { deterministicId } from './ids.ts';
 import { isEmptyPlan, reconcileService, type ServicePlan } from './service.ts';
+import { definitionKey, definitionKeysOf, isEmptyWrite, planUnitWrite } from './unit-write-plan.ts';
 
 export type ReconcileDeps = {
   db: Db;
@@ -38,33 +31,16 @@ export type ReconcileDeps = {
 export type ReconcileOutcome = { wrote: boolean; recheckAt?: string };
 
 /**
- * Starts per pass: placing takes capacity under a condition on each instance, so a smaller batch
- * loses fewer races with concurrent placements and releases.
+ * Conflicts in a row one reconcile takes before it gives up: each attempt re-reads the service, its
+ * tasks and the cluster's instances, and a reconcile that gives up is run again by its stream
+ * record, so fewer than an API action's (actionAttempts).
  */
-const maxStartsPerPass = 40;
 const maxAttempts = 8;
 /**
  * Transactions one reconcile of a service may write before it leaves the rest to the stream record
  * its own last write caused: a big deployment lands in a few passes without one call running long.
  */
 const maxWritesPerCall = 10;
-
-/** The placement engine's view of an instance record. */
-export const placementViewOf = (instance: ContainerInstanceRecord): PlacementInstance => ({
-  id: instance.id,
-  status: instance.status,
-  agentConnected: instance.agentConnected,
-  agentVersion: instance.agentVersion,
-  ec2InstanceId: instance.ec2InstanceId,
-  registeredAt: instance.registeredAt,
-  remaining: instance.remaining,
-  usedPorts: [...(instance.usedPorts ?? [])],
-  usedPortsUdp: [...(instance.usedPortsUdp ?? [])],
-  attributes: instance.attributes,
-  tasks: Object.entries(instance.groups ?? {}).flatMap(([group, count]) =>
-    Array.from({ length: Math.max(0, count) }, () => ({ group, family: '' })),
-  ),
-});
 
 const instanceViewOf = (instance: ContainerInstanceRecord & { disconnectedAt?: string }): InstanceView => ({
   id: instance.id,
@@ -73,155 +49,16 @@ const instanceViewOf = (instance: ContainerInstanceRecord & { disconnectedAt?: s
   ...(instance.disconnectedAt ? { disconnectedAt: instance.disconnectedAt } : {}),
 });
 
-/** ECS's placement-failure wording for an instance whose item DynamoDB refused to grow. */
-export const fullInstanceMessage = (instanceId: string) =>
-  `no container instance met all of its requirements. The closest matching container-instance ${instanceId} cannot record more tasks: its item is at DynamoDB's item size limit.`;
-
-const placementFailureEvent = (service: ServiceRecord, message: string) =>
-  `(service ${service.name}) was unable to place a task because ${message}`;
-
-/**
- * Turns a plan into one guarded write: new tasks placed on instances (capacity as a condition),
- * stops, finalizations, service fields and events. Returns the instances to ring.
- */
-const buildWrite = async (
-  deps: ReconcileDeps,
-  service: ServiceRecord,
-  tasks: readonly TaskRecord[],
-  instances: ContainerInstanceRecord[],
-  plan: ServicePlan,
-  at: string,
-  /** Instances whose items DynamoDB refused to grow in this reconcile: they take nothing now. */
-  full: ReadonlySet<string>,
-): Promise<{ write: UnitWrite; placementMessage?: string; truncated: boolean }> => {
-  const write = emptyWrite(at);
-  const byId = new Map(tasks.map((task) => [task.id, task]));
-  // One transaction holds maxTransactionItems items: the service item, the plan's events and a
-  // possible placement-failure event first; then each finalize (its task), each stop (its task, and
-  // its instance's assignment bump once per instance) and each start (its task, its instance's claim
-  // once). What does not fit waits for the next pass, which re-plans from what this one wrote: every
-  // prefix of the plan is a valid write on its own (a stop asked for is one less to ask for).
-  let items = 2 + plan.events.length;
-  const instancesTouched = new Set<string>();
-  const take = (instanceId?: string): boolean => {
-    const cost = 1 + (instanceId !== undefined && !instancesTouched.has(instanceId) ? 1 : 0);
-    if (items + cost > maxTransactionItems) return false;
-    items += cost;
-    if (instanceId !== undefined) instancesTouched.add(instanceId);
-    return true;
-  };
-  let truncated = false;
-  for (const finalize of plan.finalize) {
-    const task = byId.get(finalize.taskId);
-    if (!task) continue;
-    if (!take()) {
-      truncated = true;
-      break;
-    }
-    write.finalizes.push({ task, reason: finalize.reason });
-  }
-  for (const stop of plan.stop) {
-    const task = byId.get(stop.taskId);
-    if (!task) continue;
-    if (!take(task.instanceId)) {
-      truncated = true;
-      break;
-    }
-    write.stops.push({ task, reason: stop.reason, stopCode: stop.stopCode });
-  }
-  let sequence = service.taskSequence;
-  let placementMessage: string | undefined;
-  const views = instances.filter((instance) => !full.has(instance.id)).map(placementViewOf);
-  const zeroGroups = new Map(instances.map((instance) => [instance.id, zeroGroupsOf(instance.groups)]));
-  for (const start of plan.start) {
-    const definition = await definitionOf(deps.db, deps.config, start.family, start.revision);
-    if (!definition) {
-      placementMessage = `its task definition ${start.family}:${start.revision} is missing.`;
-      continue;
-    }
-    // Each start needs at least its task's item, at most that and its instance's.
-    const room = Math.max(0, Math.min(maxStartsPerPass - write.newTasks.length, maxTransactionItems - items));
-    const count = Math.min(start.count, room);
-    if (count < start.count) truncated = true;
-    if (count === 0) break;
-    const result = placeTasks(
-      {
-        reservation: reservationOf(definition),
-        group: `service:${service.name}`,
-        constraints: [
-          ...service.placementConstraints,
-          ...definition.placementConstraints.map((c) => ({
-            type: 'memberOf' as const,
-            expression: c.expression,
-          })),
-        ],
-        strategies: service.placementStrategy,
-        requiredAttributes: requiredAttributesOf(definition),
-        seed: service.version * 7919 + sequence,
-      },
-      views,
-      count,
-    );
-    let cut = false;
-    for (const instanceId of result.placements) {
-      // A prefix of a placement is the placement of fewer tasks: the rest go in the next pass.
-      if (!take(instanceId)) {
-        cut = true;
-        truncated = true;
-        break;
-      }
-      sequence += 1;
-      write.newTasks.push(
-        newTaskRecord({
-          cluster: service.cluster,
-          // Deterministic: two reconcilers deciding the same start write the same task id.
-          id: deterministicId(service.cluster, service.name, service.createdAt, sequence),
-          definition,
-          instanceId,
-          group: `service:${service.name}`,
-          startedBy: start.deploymentId,
-          serviceName: service.name,
-          deploymentId: start.deploymentId,
-          at,
-        }),
-      );
-    }
-    // Why the task after the placed ones could not be placed: not known when the write was cut first.
-    if (result.failure && !cut) {
-      const [fullId] = full;
-      placementMessage = fullId ? fullInstanceMessage(fullId) : result.failure.message;
-    }
-  }
-  for (const task of write.newTasks) {
-    const zeros = zeroGroups.get(task.instanceId) ?? [];
-    if (zeros.length > 0) write.zeroGroups = { ...write.zeroGroups, [task.instanceId]: zeros };
-  }
-  const events = [...plan.events];
-  const serviceSet: Record<string, unknown> = { ...plan.service };
-  // ECS: the service's task definition is its primary deployment's (a rollback restores the old one).
-  const primary = plan.service?.deployments?.find((deployment) => deployment.status === 'PRIMARY');
-  if (primary && (primary.family !== service.family || primary.revision !== service.revision)) {
-    serviceSet.family = primary.family;
-    serviceSet.revision = primary.revision;
-  }
-  if (placementMessage && placementMessage !== service.placementMessage) {
-    events.push(placementFailureEvent(service, placementMessage));
-  }
-  if (placementMessage !== service.placementMessage) serviceSet.placementMessage = placementMessage;
-  if (sequence !== service.taskSequence) serviceSet.taskSequence = sequence;
-  // The service's version guards every write of the unit, even one that changes no field of it.
-  write.service = { cluster: service.cluster, name: service.name, version: service.version, set: serviceSet };
-  write.events = events.map((message, index) => ({
-    cluster: service.cluster,
-    service: service.name,
-    event: {
-      id: deterministicId(service.cluster, service.name, service.version, index, message),
-      // Events of one pass are a millisecond apart so that newest-first keeps their order.
-      createdAt: new Date(Date.parse(at) + index).toISOString(),
-      message,
-    },
-  }));
-  return { write, placementMessage, truncated };
+/** The task definitions a plan starts tasks of, read (from memory when this process has them). */
+const readDefinitions = async (deps: ReconcileDeps, plan: ServicePlan) => {
+  const definitions = new Map<string, TaskDefinition>();
+  await Promise.all(
+    definitionKeysOf(plan).map(async ({ family, revision }) => {
+      const definition = await definitionOf(deps.db, deps.config, family, revision);
+      if (definition) definitions.set(definitionKey(family, revision), definition);
+    }),
+  );
+  return definitions;
 };
 
 const ringAll = async (deps: ReconcileDeps, write: UnitWrite) => {
@@ -251,22 +88,17 @@ const reconcilePass = async (
   const views = new Map(instances.map((instance) => [instance.id, instanceViewOf(instance)]));
   const plan = reconcileService({ service, tasks, instances: views, now: at });
   if (isEmptyPlan(plan)) return { kind: 'settled', recheckAt: plan.recheckAt };
-  const { write, placementMessage, truncated } = await buildWrite(
-    deps,
+  const definitions = await readDefinitions(deps, plan);
+  const { write, placementMessage, truncated } = planUnitWrite({
     service,
     tasks,
     instances,
     plan,
-    at.toISOString(),
+    definitions,
+    at: at.toISOString(),
     full,
-  );
-  const nothingToWrite =
-    write.newTasks.length === 0 &&
-    write.stops.length === 0 &&
-    write.finalizes.length === 0 &&
-    write.events.length === 0 &&
-    Object.keys(write.service?.set ?? {}).length === 0;
-  if (nothingToWrite) return { kind: 'settled', recheckAt: plan.recheckAt };
+  });
+  if (isEmptyWrite(write)) return { kind: 'settled', recheckAt: plan.recheckAt };
   const outcome = await writeUnit(deps.db, write);
   if (!outcome.ok) {
     return outcome.reason === 'instance-full'
@@ -293,15 +125,15 @@ export const reconcileServiceUnit = async (
   name: string,
 ): Promise<ReconcileOutcome> => {
   const now = deps.now ?? (() => new Date());
-  let writes = 0;
-  let conflicts = 0;
   const full = new Set<string>();
-  for (;;) {
-    const pass = await reconcilePass(deps, cluster, name, now(), full);
-    if (pass.kind === 'settled') return { wrote: writes > 0, recheckAt: pass.recheckAt };
-    if (pass.kind === 'full') {
-      // Placed elsewhere or reported as a placement failure in the next pass; an instance refused
-      // again (its item full without a placement on it) is an error, not a loop.
+  // One attempt: passes until one is written, settled or lost a race. A pass refused for a full
+  // instance is not a race: placed elsewhere or reported as a placement failure in the next pass;
+  // an instance refused again (its item full without a placement on it) is an error, not a loop.
+  const attempt = async (): Promise<Attempt<Exclude<Pass, { kind: 'conflict' | 'full' }>>> => {
+    for (;;) {
+      const pass = await reconcilePass(deps, cluster, name, now(), full);
+      if (pass.kind === 'conflict') return retry();
+      if (pass.kind !== 'full') return done(pass);
       const known = pass.instanceIds.filter((id) => full.has(id));
       if (known.length > 0) {
         throw new BerthError(
@@ -311,21 +143,19 @@ export const reconcileServiceUnit = async (
         );
       }
       for (const id of pass.instanceIds) full.add(id);
-      continue;
     }
-    if (pass.kind === 'conflict') {
-      deps.onMetric?.('ReconcileConflicts', 1);
-      conflicts += 1;
-      if (conflicts >= maxAttempts) {
-        throw new Error(
-          `reconcile of service ${cluster}/${name} kept conflicting after ${maxAttempts} attempts`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * conflicts));
-      continue;
-    }
+  };
+  for (let writes = 0; ; ) {
+    const pass = await optimistic(
+      {
+        maxAttempts,
+        exhausted: `reconcile of service ${cluster}/${name} kept conflicting after ${maxAttempts} attempts`,
+        onRetry: () => deps.onMetric?.('ReconcileConflicts', 1),
+      },
+      attempt,
+    );
+    if (pass.kind === 'settled') return { wrote: writes > 0, recheckAt: pass.recheckAt };
     writes += 1;
-    conflicts = 0;
     if (!pass.truncated || writes >= maxWritesPerCall) return { wrote: true, recheckAt: pass.recheckAt };
   }
 };
