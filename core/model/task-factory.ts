@@ -1,6 +1,7 @@
 import type { AssignedContainer, AssignedTask } from '../protocol/agent.ts';
 import type { ContainerState, Reservation, TaskRecord } from './task.ts';
 import type { ContainerDefinition, TaskDefinition } from './task-definition/describe.ts';
+import { hostPortOf } from './task-definition/schema.ts';
 
 /** RunTask's `overrides` as ECS takes them (the parts Berth applies). */
 export type TaskOverrides = {
@@ -53,14 +54,13 @@ export const reservationOf = (definition: TaskDefinition, overrides?: TaskOverri
     taskMemory !== undefined
       ? Number(taskMemory)
       : containers.reduce((sum, c) => sum + (c.memoryReservation ?? c.memory ?? 0), 0);
-  const hostNetwork = definition.networkMode === 'host';
   const ports: number[] = [];
   const portsUdp: number[] = [];
   for (const container of containers) {
     for (const mapping of container.portMappings) {
       // Bridge mode with hostPort 0/absent is a dynamic port the instance picks: nothing to reserve.
-      const hostPort = hostNetwork ? (mapping.hostPort ?? mapping.containerPort) : mapping.hostPort;
-      if (!hostPort) continue;
+      const hostPort = hostPortOf(mapping, definition.networkMode);
+      if (hostPort === undefined) continue;
       (mapping.protocol === 'udp' ? portsUdp : ports).push(hostPort);
     }
   }

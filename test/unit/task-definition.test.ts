@@ -10,6 +10,7 @@ import {
 import { isFargateSize } from '../../core/model/task-definition/fargate.ts';
 import { RegisterTaskDefinitionInput } from '../../core/model/task-definition/schema.ts';
 import { validateTaskDefinition } from '../../core/model/task-definition/validate.ts';
+import { reservationOf } from '../../core/model/task-factory.ts';
 import { parseCpuUnits, parseMemoryMiB } from '../../core/model/units.ts';
 
 // --- helpers -----------------------------------------------------------------------------------
@@ -1162,5 +1163,34 @@ describe('supportsExternal', () => {
     // Assess
     expect(bridge).toBe(true);
     expect(awsvpc).toBe(false);
+  });
+});
+
+describe('reservationOf: the host ports a task takes', () => {
+  const reserved = (networkMode: string, portMappings: Json[]) =>
+    reservationOf(describeRaw(minimal({ networkMode, containerDefinitions: [container({ portMappings })] })));
+
+  it('reserves the container port under host networking, hostPort 0 or absent alike', () => {
+    // Act
+    const given = reserved('host', [{ containerPort: 80, hostPort: 80 }]);
+    const zero = reserved('host', [{ containerPort: 81, hostPort: 0 }]);
+    const absent = reserved('host', [{ containerPort: 53, protocol: 'udp' }]);
+
+    // Assess: registration counts these as colliding ports, so placement must reserve them.
+    expect(given.ports).toEqual([80]);
+    expect(zero.ports).toEqual([81]);
+    expect(absent).toMatchObject({ ports: [], portsUdp: [53] });
+  });
+
+  it('reserves only static host ports under bridge networking', () => {
+    // Act
+    const reservation = reserved('bridge', [
+      { containerPort: 80, hostPort: 8080 },
+      { containerPort: 81, hostPort: 0 },
+      { containerPort: 82 },
+    ]);
+
+    // Assess
+    expect(reservation.ports).toEqual([8080]);
   });
 });

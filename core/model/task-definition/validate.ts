@@ -7,6 +7,7 @@ import {
   DescribeOnlyFields,
   effectiveNetworkMode,
   type HealthCheck,
+  hostPortOf,
   type NetworkMode,
   type RegisterTaskDefinitionInput,
   refuse,
@@ -114,9 +115,9 @@ const checkPortMappings = (
         `When networkMode=${mode}, the host ports and container ports in port mappings must match.`,
       );
     }
-    const hostPort = fixed ? mapping.hostPort || mapping.containerPort : mapping.hostPort;
+    const hostPort = hostPortOf(mapping, mode);
     // Bridge mode with hostPort 0 or absent is a dynamic port: it can never collide.
-    if (hostPort === undefined || hostPort === 0) continue;
+    if (hostPort === undefined) continue;
     const key = `${hostPort}/${mapping.protocol ?? 'tcp'}`;
     const first = taken.get(key);
     if (first !== undefined) {
