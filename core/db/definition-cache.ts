@@ -1,9 +1,9 @@
 import type { BerthConfig } from '../config.ts';
-import type { Db } from '../db/client.ts';
-import { getRevision } from '../db/task-definitions.ts';
 import { arns } from '../model/arn.ts';
 import { describeTaskDefinition, type TaskDefinition } from '../model/task-definition/describe.ts';
 import type { RegisterTaskDefinitionInput } from '../model/task-definition/schema.ts';
+import type { Db } from './client.ts';
+import { getRevision } from './task-definitions.ts';
 
 /**
  * Task-definition revisions never change once registered (only their status does, which running
