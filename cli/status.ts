@@ -13,7 +13,7 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import type { Command } from 'commander';
-import { defaultSweepSettings } from '../core/reconcile/sweep-settings.ts';
+import { defaultSweepSettings } from '../core/reconcile/run/sweep-settings.ts';
 import type { HealthReport } from '../local/store-health.ts';
 import { ageOf, definitionOf, ecsClientFor, explainClientError, idOf, table } from './ecs-client.ts';
 import { printable, printableJson } from './terminal.ts';

@@ -1,4 +1,4 @@
-import { streamSettings } from './reconcile/stream-settings.ts';
+import { streamSettings } from './reconcile/run/stream-settings.ts';
 
 /**
  * The alarms of a stage, as plain data: infra/alarms.ts turns each into a CloudWatch alarm. Values

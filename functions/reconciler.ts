@@ -2,9 +2,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { metricNames } from '../core/metrics.ts';
-import type { ReconcileDeps } from '../core/reconcile/apply.ts';
-import { onlyClaimsCapacity } from '../core/reconcile/claims-only.ts';
-import { batchReconciler, type ReconcileUnit, unitOfStreamKeys } from '../core/reconcile/units.ts';
+import type { ReconcileDeps } from '../core/reconcile/run/apply.ts';
+import { onlyClaimsCapacity, unitOfStreamKeys } from '../core/reconcile/run/stream-records.ts';
+import { batchReconciler, type ReconcileUnit } from '../core/reconcile/run/units.ts';
 import { depsFromEnv, lazily, metrics } from './deps.ts';
 import { lambdaHandler } from './handler.ts';
 

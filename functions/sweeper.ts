@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { metricNames } from '../core/metrics.ts';
-import { sweep } from '../core/reconcile/sweep.ts';
+import { sweep } from '../core/reconcile/run/sweep.ts';
 import { depsFromEnv, lazily, logger, metrics } from './deps.ts';
 import { lambdaHandler } from './handler.ts';
 

@@ -1,5 +1,5 @@
-import { reconcilerStreamFilters } from '../core/reconcile/stream-filters.ts';
-import { streamSettings } from '../core/reconcile/stream-settings.ts';
+import { reconcilerStreamFilters } from '../core/reconcile/run/stream-filters.ts';
+import { streamSettings } from '../core/reconcile/run/stream-settings.ts';
 import { deadLetters } from './dead-letters.ts';
 import { reconciler } from './functions.ts';
 import { table } from './table.ts';

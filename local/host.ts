@@ -18,14 +18,14 @@ import { LocalDoorbell } from '../core/doorbell/in-process.ts';
 import { handleOperatorRequest } from '../core/ecs/serve.ts';
 import { storeUnavailable } from '../core/errors.ts';
 import type { HttpRequest, HttpResponse } from '../core/http.ts';
-import type { ReconcileDeps } from '../core/reconcile/apply.ts';
+import type { ReconcileDeps } from '../core/reconcile/run/apply.ts';
 import {
   defaultSweepSettings,
   type SweepReport,
   type SweepSettings,
   sweep,
-} from '../core/reconcile/sweep.ts';
-import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/units.ts';
+} from '../core/reconcile/run/sweep.ts';
+import { type ReconcileUnit, reconcileUnit, unitId } from '../core/reconcile/run/units.ts';
 import { createReconcilerHandler } from '../functions/reconciler.ts';
 import { localAgentFiles } from './agent-files.ts';
 import { ensureTable, followingDynamoDbLocalKey } from './dynamodb.ts';

@@ -6,7 +6,7 @@ import { createContext } from '../ecs/context.ts';
 import { maxRequestBytes } from '../ecs/serve.ts';
 import { BerthError, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http.ts';
-import { agentApiPrefix, type DoorbellAddress, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
+import { agentApiPrefix, RegisterRequest, SyncRequest } from '../protocol/agent.ts';
 import { authenticateAgent, authenticateDoorbell, invalidAgentToken, syncAgent } from './agent-sync.ts';
 import { type AgentFiles, serveAgentFile } from './install-script.ts';
 import { registerInstance } from './register-instance.ts';

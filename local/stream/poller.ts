@@ -13,7 +13,7 @@ import {
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { type StreamSettings, streamSettings } from '../../core/reconcile/stream-settings.ts';
+import { type StreamSettings, streamSettings } from '../../core/reconcile/run/stream-settings.ts';
 import { type CheckpointFile, loadCheckpoint, writeFileAtomic } from './checkpoint.ts';
 import { nextSequenceNumber, toLambdaRecord } from './records.ts';
 import {

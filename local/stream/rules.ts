@@ -1,5 +1,5 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import type { StreamSettings } from '../../core/reconcile/stream-settings.ts';
+import type { StreamSettings } from '../../core/reconcile/run/stream-settings.ts';
 
 /**
  * The event source mapping's rules, as Lambda applies them: what a handler's answer means, which

@@ -109,7 +109,7 @@ const settle = async (host: { drain: (ms?: number) => Promise<void> }) => {
   }
 };
 
-/** As many tasks as the reconciler puts in one transaction (core/reconcile/apply.ts maxStartsPerPass). */
+/** As many tasks as the reconciler puts in one transaction (core/reconcile/run/apply.ts maxStartsPerPass). */
 const tasksPerRawTransaction = 40;
 const rawConcurrency = 16;
 

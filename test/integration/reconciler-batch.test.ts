@@ -8,7 +8,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../core/db/keys.ts';
-import type { ReconcileDeps } from '../../core/reconcile/apply.ts';
+import type { ReconcileDeps } from '../../core/reconcile/run/apply.ts';
 import { createReconcilerHandler } from '../../functions/reconciler.ts';
 import { registerAgent, startBerth, type TestBerth } from './harness.ts';
 

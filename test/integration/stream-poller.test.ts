@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type StreamSettings, streamSettings } from '../../core/reconcile/stream-settings.ts';
+import { type StreamSettings, streamSettings } from '../../core/reconcile/run/stream-settings.ts';
 import {
   dynamoDbLocalCredentials,
   ensureTable,

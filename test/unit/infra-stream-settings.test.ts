@@ -6,8 +6,8 @@ import {
   matchesStreamFilters,
   maxFilterPatterns,
   reconcilerStreamFilters,
-} from '../../core/reconcile/stream-filters.ts';
-import { streamSettings } from '../../core/reconcile/stream-settings.ts';
+} from '../../core/reconcile/run/stream-filters.ts';
+import { streamSettings } from '../../core/reconcile/run/stream-settings.ts';
 
 /** A stream record as Lambda filters it (only the `dynamodb` key is filterable). */
 const recordOf = (pk: string, sk: string) => ({

@@ -1,4 +1,4 @@
-import { type ReconcileUnit, unitOfKey } from '../db/keys.ts';
+import type { ReconcileUnit } from '../../db/keys.ts';
 import {
   combineOutcomes,
   type ReconcileDeps,
@@ -8,14 +8,6 @@ import {
 } from './apply.ts';
 
 export type { ReconcileUnit };
-
-/**
- * The unit a changed item belongs to, from its keys alone: the reconciler never trusts a stream
- * image as the truth and never branches on INSERT/MODIFY/REMOVE — it re-reads the unit.
- */
-export const unitOfStreamKeys = (
-  keys: { pk?: { S?: string }; sk?: { S?: string } } | undefined,
-): ReconcileUnit => unitOfKey(keys?.pk?.S ?? '', keys?.sk?.S ?? '');
 
 export const unitId = (unit: ReconcileUnit): string =>
   unit.kind === 'service'

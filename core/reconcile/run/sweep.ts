@@ -1,12 +1,11 @@
-import { setAgentConnected } from '../db/agent-writes.ts';
-import { listClusters } from '../db/clusters.ts';
-import { clusterPartition } from '../db/container-instances.ts';
-import { servicesOf } from '../db/services.ts';
-import { tasksOfCluster } from '../db/tasks.ts';
-import { emptyWrite, writeUnit } from '../db/unit-writes.ts';
-import { BerthError } from '../errors.ts';
-import { replaceAfterDisconnectOf, type ServiceRecord } from '../model/service.ts';
-import type { TaskRecord } from '../model/task.ts';
+import { setAgentConnected } from '../../db/agent-writes.ts';
+import { listClusters } from '../../db/clusters.ts';
+import { clusterPartition } from '../../db/container-instances.ts';
+import { servicesOf } from '../../db/services.ts';
+import { tasksOfCluster } from '../../db/tasks.ts';
+import { emptyWrite, writeUnit } from '../../db/unit-writes.ts';
+import { BerthError } from '../../errors.ts';
+import { isServiceDue, silenceOf, stuckTasksOf } from '../sweep-rules.ts';
 import { type ReconcileDeps, reconcileServiceUnit } from './apply.ts';
 import { defaultSweepSettings, type SweepSettings } from './sweep-settings.ts';
 
@@ -60,32 +59,17 @@ const sweepCluster = async (
   report: SweepReport,
 ): Promise<void> => {
   const at = now.toISOString();
+  const nowMs = now.getTime();
   const { instances, heartbeats } = await clusterPartition(deps.db, cluster);
-  /** When each disconnected instance went silent. */
-  const silentSince = new Map<string, number>();
-  for (const instance of instances) {
-    if (instance.status === 'INACTIVE') continue;
-    if (!instance.agentConnected) {
-      const since = instance.disconnectedAt;
-      silentSince.set(instance.id, since ? Date.parse(since) : now.getTime());
-      continue;
-    }
-    const lastSeen = heartbeats.get(instance.id) ?? instance.registeredAt;
-    if (now.getTime() - Date.parse(lastSeen) > settings.graceSeconds * 1000) {
-      if (await setAgentConnected(deps.db, cluster, instance.id, false, at)) {
-        report.disconnected += 1;
-        silentSince.set(instance.id, now.getTime());
-      }
+  const { toDisconnect, silentSince } = silenceOf(instances, heartbeats, nowMs, settings.graceSeconds);
+  for (const instanceId of toDisconnect) {
+    if (await setAgentConnected(deps.db, cluster, instanceId, false, at)) {
+      report.disconnected += 1;
+      silentSince.set(instanceId, nowMs);
     }
   }
   const tasks = await tasksOfCluster(deps.db, cluster);
-  const stuck = tasks.filter(
-    (task) =>
-      task.desiredStatus === 'RUNNING' &&
-      (task.lastStatus === 'PROVISIONING' || task.lastStatus === 'PENDING') &&
-      now.getTime() - Date.parse(task.createdAt) > settings.pendingTimeoutSeconds * 1000,
-  );
-  for (const task of stuck) {
+  for (const task of stuckTasksOf(tasks, nowMs, settings.pendingTimeoutSeconds)) {
     const write = emptyWrite(at);
     write.stops = [
       {
@@ -99,29 +83,8 @@ const sweepCluster = async (
       await deps.doorbell?.ring(task.instanceId);
     }
   }
-  // The disconnect policy is time-based too: nothing is written when an instance's silence
-  // outlasts a service's berth:replace-after-disconnect, so the sweep looks again.
-  const silentFor = (task: TaskRecord) => now.getTime() - (silentSince.get(task.instanceId) ?? now.getTime());
-  const lostTasksOf = (service: ServiceRecord) => {
-    const after = replaceAfterDisconnectOf(service);
-    return (
-      after !== undefined &&
-      tasks.some(
-        (task) =>
-          task.serviceName === service.name &&
-          task.desiredStatus === 'RUNNING' &&
-          task.lastStatus !== 'STOPPED' &&
-          silentSince.has(task.instanceId) &&
-          silentFor(task) >= after * 1000,
-      )
-    );
-  };
   for (const service of await servicesOf(deps.db, cluster)) {
-    const due =
-      !service.steadySince ||
-      (service.retryAfter !== undefined && service.retryAfter <= at) ||
-      lostTasksOf(service);
-    if (!due) continue;
+    if (!isServiceDue(service, tasks, silentSince, nowMs)) continue;
     await reconcileServiceUnit(deps, cluster, service.name);
     report.servicesReconciled += 1;
   }

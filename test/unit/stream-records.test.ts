@@ -2,7 +2,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { keys } from '../../core/db/keys.ts';
-import { onlyClaimsCapacity } from '../../core/reconcile/claims-only.ts';
+import { onlyClaimsCapacity } from '../../core/reconcile/run/stream-records.ts';
 
 const instance = {
   ...keys.containerInstance('c1', 'i1'),

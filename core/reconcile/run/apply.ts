@@ -1,20 +1,20 @@
-import type { BerthConfig } from '../config.ts';
-import type { Db } from '../db/client.ts';
-import { allContainerInstances, getContainerInstance } from '../db/container-instances.ts';
-import { definitionOf } from '../db/definition-cache.ts';
-import { type Attempt, done, optimistic, retry } from '../db/optimistic.ts';
-import { readServiceUnit, servicesOf } from '../db/services.ts';
-import { tasksOfInstance } from '../db/tasks.ts';
-import { emptyWrite, maxTransactionItems, type UnitWrite, writeUnit } from '../db/unit-writes.ts';
-import type { Doorbell } from '../doorbell/port.ts';
-import { BerthError } from '../errors.ts';
-import { arns } from '../model/arn.ts';
-import type { ContainerInstanceRecord } from '../model/container-instance.ts';
-import type { TaskRecord } from '../model/task.ts';
-import type { TaskDefinition } from '../model/task-definition/describe.ts';
-import type { InstanceView } from './classify.ts';
-import { isEmptyPlan, reconcileService, type ServicePlan } from './service.ts';
-import { definitionKey, definitionKeysOf, isEmptyWrite, planUnitWrite } from './unit-write-plan.ts';
+import type { BerthConfig } from '../../config.ts';
+import type { Db } from '../../db/client.ts';
+import { allContainerInstances, getContainerInstance } from '../../db/container-instances.ts';
+import { definitionOf } from '../../db/definition-cache.ts';
+import { type Attempt, done, optimistic, retry } from '../../db/optimistic.ts';
+import { readServiceUnit, servicesOf } from '../../db/services.ts';
+import { tasksOfInstance } from '../../db/tasks.ts';
+import { emptyWrite, maxTransactionItems, type UnitWrite, writeUnit } from '../../db/unit-writes.ts';
+import type { Doorbell } from '../../doorbell/port.ts';
+import { BerthError } from '../../errors.ts';
+import { arns } from '../../model/arn.ts';
+import type { ContainerInstanceRecord } from '../../model/container-instance.ts';
+import type { TaskRecord } from '../../model/task.ts';
+import type { TaskDefinition } from '../../model/task-definition/describe.ts';
+import type { InstanceView } from '../classify.ts';
+import { isEmptyPlan, reconcileService, type ServicePlan } from '../service.ts';
+import { definitionKey, definitionKeysOf, isEmptyWrite, planUnitWrite } from '../unit-write-plan.ts';
 
 export type ReconcileDeps = {
   db: Db;

@@ -1,6 +1,14 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { itemOfStreamImage } from '../db/items.ts';
-import { unitOfStreamKeys } from './units.ts';
+import { itemOfStreamImage } from '../../db/items.ts';
+import { type ReconcileUnit, unitOfKey } from '../../db/keys.ts';
+
+/**
+ * The unit a changed item belongs to, from its keys alone: the reconciler never trusts a stream
+ * image as the truth and never branches on INSERT/MODIFY/REMOVE — it re-reads the unit.
+ */
+export const unitOfStreamKeys = (
+  keys: { pk?: { S?: string }; sk?: { S?: string } } | undefined,
+): ReconcileUnit => unitOfKey(keys?.pk?.S ?? '', keys?.sk?.S ?? '');
 
 // Every task the reconciler places also updates its instance (capacity claimed, assignment version
 // bumped), and that update comes back through the stream as an instance change. Reconciling it
