@@ -76,7 +76,10 @@ export class Agent {
   private readonly settings: EngineSettings;
   private readonly doorbell: DoorbellLoop;
 
-  constructor(private readonly options: AgentOptions) {
+  private readonly options: AgentOptions;
+
+  constructor(options: AgentOptions) {
+    this.options = options;
     const { config } = options;
     this.log = options.log ?? createLogger(config.logLevel);
     this.random = options.random ?? Math.random;

@@ -17,14 +17,16 @@ export const apiPrefix = '/agent/v1';
 
 /** The control plane answered with an error the agent cannot retry its way out of by waiting. */
 export class AgentApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** The task whose report the control plane refused, when it named one. */
-    readonly taskArn?: string,
-  ) {
+  readonly status: number;
+  readonly code: string;
+  /** The task whose report the control plane refused, when it named one. */
+  readonly taskArn?: string;
+
+  constructor(status: number, code: string, message: string, taskArn?: string) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.taskArn = taskArn;
   }
 }
 
@@ -71,8 +73,11 @@ export type Doorbell = 'rung' | 'quiet';
 
 /** A doorbell address answered with something other than 200 (expired, refused, queue gone). */
 export class DoorbellAddressError extends Error {
-  constructor(readonly status: number) {
+  readonly status: number;
+
+  constructor(status: number) {
     super(`doorbell address: HTTP ${status}`);
+    this.status = status;
   }
 }
 

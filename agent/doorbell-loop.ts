@@ -41,7 +41,11 @@ export class DoorbellLoop {
   private addressFailures = 0;
   private addressPausedUntil = 0;
 
-  constructor(private readonly deps: DoorbellLoopDeps) {}
+  private readonly deps: DoorbellLoopDeps;
+
+  constructor(deps: DoorbellLoopDeps) {
+    this.deps = deps;
+  }
 
   /** The doorbell address a sync answer carried: polled until shortly before it expires. */
   useAddress(doorbell: DoorbellAddress): void {

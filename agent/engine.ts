@@ -91,7 +91,11 @@ export class TaskEngine {
   private observer?: NodeJS.Timeout;
   private closed = false;
 
-  constructor(private readonly deps: EngineDeps) {}
+  private readonly deps: EngineDeps;
+
+  constructor(deps: EngineDeps) {
+    this.deps = deps;
+  }
 
   private get state() {
     return this.deps.state;

@@ -49,7 +49,10 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly listeners = new Map<(event: RuntimeEvent) => void, string | undefined>();
   private nextPort: number;
 
-  constructor(private readonly options: FakeRuntimeOptions = {}) {
+  private readonly options: FakeRuntimeOptions;
+
+  constructor(options: FakeRuntimeOptions = {}) {
+    this.options = options;
     this.images = new Set(options.images ?? []);
     this.nextPort = options.firstDynamicPort ?? 32768;
   }

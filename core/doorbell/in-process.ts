@@ -19,16 +19,18 @@ export class LocalDoorbell implements Doorbell, DoorbellWaiting {
   rings = 0;
   /** The long-poll is answered in-process, by this object. */
   readonly waiting: DoorbellWaiting = this;
+  private readonly addressKey: Buffer | string;
+  private readonly nowMs: () => number;
 
   /**
    * @param addressKey signs doorbell addresses; derived from the admin secret, so addresses
    *   survive a restart and hold on every process sharing the data dir's keys.
    * @param nowMs the clock addresses expire by.
    */
-  constructor(
-    private readonly addressKey: Buffer | string,
-    private readonly nowMs: () => number = Date.now,
-  ) {}
+  constructor(addressKey: Buffer | string, nowMs: () => number = Date.now) {
+    this.addressKey = addressKey;
+    this.nowMs = nowMs;
+  }
 
   private signature(instanceId: string, expires: string, wait: string): string {
     return createHmac('sha256', this.addressKey).update(`${instanceId}\n${expires}\n${wait}`).digest('hex');

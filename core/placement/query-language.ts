@@ -197,8 +197,11 @@ const MAX_ATTRIBUTE_NAME = 128;
 
 class Parser {
   private pos = 0;
+  private readonly src: string;
 
-  constructor(private readonly src: string) {}
+  constructor(src: string) {
+    this.src = src;
+  }
 
   parse(): QueryExpression {
     const expression = this.parseOr();

@@ -13,7 +13,7 @@ const started: ChildProcess[] = [];
 
 /** `npm start`'s command, in its own process group so that it and its JVM can be found again. */
 const berthUp = (...args: string[]): Berth => {
-  const child = spawn('node_modules/.bin/tsx', ['cli/main.ts', 'up', ...args], {
+  const child = spawn(process.execPath, ['cli/main.ts', 'up', ...args], {
     cwd: repo,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,7 +42,7 @@ const waitFor = async (berth: Berth, pattern: RegExp, timeoutMs = 45_000): Promi
   }
 };
 
-/** True while any process of the group (the CLI, tsx's child, DynamoDB Local's JVM) is alive. */
+/** True while any process of the group (the CLI and DynamoDB Local's JVM) is alive. */
 const groupAlive = (pid: number): boolean => {
   try {
     process.kill(-pid, 0);

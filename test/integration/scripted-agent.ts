@@ -34,11 +34,15 @@ export class ScriptedAgent {
   /** Tasks of these families (or `family:revision`) are reported PENDING and never start (a stuck pull). */
   readonly stalling = new Set<string>();
 
-  private constructor(
-    private readonly berth: TestBerth,
-    readonly token: string,
-    readonly containerInstanceArn: string,
-  ) {}
+  private readonly berth: TestBerth;
+  readonly token: string;
+  readonly containerInstanceArn: string;
+
+  private constructor(berth: TestBerth, token: string, containerInstanceArn: string) {
+    this.berth = berth;
+    this.token = token;
+    this.containerInstanceArn = containerInstanceArn;
+  }
 
   static async register(berth: TestBerth, options: Parameters<typeof registerAgent>[1] = {}) {
     const registered = await registerAgent(berth, options);

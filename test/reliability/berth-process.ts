@@ -4,7 +4,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 /**
- * `berth up` as a real child process (tsx -> node -> DynamoDB Local's JVM), in its own process
+ * `berth up` as a real child process (node -> DynamoDB Local's JVM), in its own process
  * group so that a test can kill one process of it, or find and clean up all of it.
  */
 const repo = new URL('../../', import.meta.url).pathname;
@@ -50,7 +50,7 @@ export type BerthProcess = {
   ssm: SSMClient;
   output: () => string;
   exited: Promise<number | null>;
-  /** The node process running cli/main.ts (tsx's child): the one that owns DynamoDB Local. */
+  /** The node process running cli/main.ts: the one that owns DynamoDB Local. */
   berthPid: () => number | undefined;
   /** SIGTERM, and wait for the whole process group to be gone. */
   stop: () => Promise<void>;
@@ -92,8 +92,9 @@ export const groupGone = async (pgid: number, timeoutMs = 15_000): Promise<boole
 
 /** Starts `berth up --data-dir D --port P` and resolves once it answers. */
 export const startBerthProcess = async (dataDir: string, port: number): Promise<BerthProcess> => {
+  // `npm start`'s command: Node runs the TypeScript as it is (type stripping), no transpiler.
   const child = spawn(
-    'node_modules/.bin/tsx',
+    process.execPath,
     ['cli/main.ts', 'up', '--data-dir', dataDir, '--port', String(port)],
     {
       cwd: repo,
@@ -136,7 +137,7 @@ export const startBerthProcess = async (dataDir: string, port: number): Promise<
     ssm,
     output: () => output,
     exited,
-    berthPid: () => processes().find((p) => p.ppid === child.pid && p.cmdline.includes('cli/main.ts'))?.pid,
+    berthPid: () => child.pid,
     stop: async () => {
       ecs.destroy();
       ssm.destroy();

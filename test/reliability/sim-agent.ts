@@ -68,12 +68,22 @@ export class SimAgent {
   /** Reports to send again with the next sync, as a confused or replaying agent would. */
   readonly replays: TaskReport[] = [];
 
+  readonly target: AgentTarget;
+  readonly token: string;
+  readonly containerInstanceArn: string;
+  readonly host: SimHost;
+
   constructor(
-    readonly target: AgentTarget,
-    readonly token: string,
-    readonly containerInstanceArn: string,
-    readonly host: SimHost = new SimHost(),
-  ) {}
+    target: AgentTarget,
+    token: string,
+    containerInstanceArn: string,
+    host: SimHost = new SimHost(),
+  ) {
+    this.target = target;
+    this.token = token;
+    this.containerInstanceArn = containerInstanceArn;
+    this.host = host;
+  }
 
   static async register(
     target: AgentTarget & { ssm: SSMClient },
