@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -11,6 +11,7 @@ import {
 import { join, resolve } from 'node:path';
 import { handleAgentRequest } from '../core/agent-api/agent-endpoint.ts';
 import { type AccessKeyPair, staticKeys } from '../core/auth/access-keys.ts';
+import { createSealer } from '../core/auth/seal.ts';
 import { newAccessKeyPair } from '../core/auth/secrets.ts';
 import { type BerthConfig, defaultConfig } from '../core/config.ts';
 import { createDb, type Db, type DbPlugin, type DbTimeouts } from '../core/db/client.ts';
@@ -119,6 +120,25 @@ const loadOrCreateKeys = (
 };
 
 /**
+ * The key that seals SecureString parameters and secrets at rest (core/auth/seal.ts): 32 random
+ * bytes made on first start and kept (0600) in the data dir, apart from DynamoDB's files, so a copy
+ * of the table alone does not give the values away. Losing it loses those values.
+ */
+const loadOrCreateSealingKey = (dataDir: string | undefined): Buffer => {
+  if (!dataDir) return randomBytes(32);
+  const file = join(dataDir, 'sealing-key');
+  if (existsSync(file)) {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key in hex`);
+    return key;
+  }
+  const key = randomBytes(32);
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return key;
+};
+
+/**
  * Makes the data dir its user's alone: it holds the admin secret and, in DynamoDB's files, task
  * definitions' secrets. Every start does it (directories 0700, files 0600), whatever an older
  * Berth, a copy or a umask left; files made later are created 0600 too (the keys, the checkpoint,
@@ -136,7 +156,7 @@ const restrictDataDir = (dir: string): void => {
 };
 
 /** What Berth keeps in a data dir (the keys, the stream checkpoint, DynamoDB Local's files). */
-const berthEntries = ['credentials.json', 'stream-checkpoint.json', 'dynamodb'] as const;
+const berthEntries = ['credentials.json', 'sealing-key', 'stream-checkpoint.json', 'dynamodb'] as const;
 
 const restrictTree = (path: string): void => {
   const stat = lstatSync(path);
@@ -191,6 +211,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
     heartbeatWriteSeconds: (options.sweepSettings?.graceSeconds ?? defaultSweepSettings.graceSeconds) / 2,
   };
   const now = options.now ?? (() => new Date());
+  const sealer = createSealer(loadOrCreateSealingKey(dataDir));
   const doorbell = new LocalDoorbell(
     createHmac('sha256', credentials.secretAccessKey).update('berth doorbell addresses').digest(),
     () => now().getTime(),
@@ -300,6 +321,7 @@ export const startLocalHost = async (options: LocalHostOptions = {}): Promise<Lo
             now,
             onError,
             doorbell,
+            sealer,
           },
           request,
         ),

@@ -96,6 +96,21 @@ export const keys = {
     pk: `CLUSTER#${cluster}`,
     sk: `RUNTASK#${tokenHash}`,
   }),
+  /**
+   * An SSM parameter (`berth up` only): the head holds the newest version, the version items the
+   * history. Parameter names never hold `#`; gsi1 lists them in name order, so a path is a prefix.
+   */
+  parameter: (name: string): Key & Gsi1Key => ({
+    pk: `PARAM#${name}`,
+    sk: 'PARAM',
+    gsi1pk: 'PARAMS',
+    gsi1sk: name,
+  }),
+  parameterVersion: (name: string, version: number): Key => ({
+    pk: `PARAM#${name}`,
+    sk: `VERSION#${padRevision(version)}`,
+  }),
+  parameterVersionsOf: (name: string) => ({ pk: `PARAM#${name}`, skPrefix: 'VERSION#' }),
   /** Never written: `berth up` reads it after each transaction, to wait for its commit (client.ts). */
   commitBarrier: (): Key => ({ pk: 'BERTH#COMMIT', sk: 'BARRIER' }),
 } as const;
@@ -119,6 +134,7 @@ export const gsi1Lists = {
   taskDefinitionFamilies: 'TASKDEF_FAMILIES',
   taskDefinitions: 'TASKDEFS',
   activations: 'ACTIVATIONS',
+  parameters: 'PARAMS',
 } as const;
 
 /** What a stream record's keys say must be reconciled. */

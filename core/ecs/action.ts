@@ -90,12 +90,16 @@ const storableProblem = (body: unknown): StorableProblem | undefined => {
 };
 
 /** Parses an action's input, turning the first schema problem into an InvalidParameterException. */
-export const parseInput = <Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> => {
+export const parseInput = <Schema extends z.ZodType>(
+  schema: Schema,
+  body: unknown,
+  code: 'InvalidParameterException' | 'ValidationException' = 'InvalidParameterException',
+): z.infer<Schema> => {
   const problem = storableProblem(body);
   if (problem) {
     const field = problem.path?.length ? fieldPath(problem.path) : '';
     throw new BerthError(
-      'InvalidParameterException',
+      code,
       'input',
       field ? `Invalid parameter ${field}: ${problem.message}.` : `Invalid request: ${problem.message}.`,
       { path: problem.path ?? [] } satisfies InputProblem,
@@ -107,7 +111,7 @@ export const parseInput = <Schema extends z.ZodType>(schema: Schema, body: unkno
   const field = issue ? fieldPath(issue.path) : '';
   const detail = issue?.message ?? 'invalid input';
   throw new BerthError(
-    'InvalidParameterException',
+    code,
     'input',
     field ? `Invalid parameter ${field}: ${detail}` : `Invalid request: ${detail}`,
     { path: issue?.path ?? [] } satisfies InputProblem,

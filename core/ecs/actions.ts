@@ -1,3 +1,12 @@
+import {
+  deleteParameter,
+  deleteParameters,
+  describeParameters,
+  getParameterAction,
+  getParameters,
+  getParametersByPath,
+  putParameter,
+} from '../local-aws/parameter-store.ts';
 import type { Action } from './action.ts';
 import { createActivation, deleteActivationAction, describeActivations } from './activations.ts';
 import { deleteAttributes, listAttributes, putAttributes } from './attributes.ts';
@@ -66,3 +75,21 @@ export const actions: Record<string, Action> = {
   [`${ssmTargetPrefix}.DescribeActivations`]: describeActivations,
   [`${ssmTargetPrefix}.DeleteActivation`]: deleteActivationAction,
 };
+
+/**
+ * What `berth up` serves beside them, as a tiny AWS region for the edge (core/local-aws/): on a
+ * stage these are AWS's own services, so the operator endpoint does not answer them there.
+ */
+export const localActions: Record<string, Action> = {
+  [`${ssmTargetPrefix}.PutParameter`]: putParameter,
+  [`${ssmTargetPrefix}.GetParameter`]: getParameterAction,
+  [`${ssmTargetPrefix}.GetParameters`]: getParameters,
+  [`${ssmTargetPrefix}.GetParametersByPath`]: getParametersByPath,
+  [`${ssmTargetPrefix}.DeleteParameter`]: deleteParameter,
+  [`${ssmTargetPrefix}.DeleteParameters`]: deleteParameters,
+  [`${ssmTargetPrefix}.DescribeParameters`]: describeParameters,
+};
+
+/** The AWS service an `X-Amz-Target` belongs to: what its signature must be scoped to. */
+export const serviceOfTarget = (target: string): 'ecs' | 'ssm' =>
+  target.startsWith(`${ssmTargetPrefix}.`) ? 'ssm' : 'ecs';

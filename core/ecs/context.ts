@@ -1,3 +1,4 @@
+import type { Sealer } from '../auth/seal.ts';
 import type { BerthConfig } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { Doorbell } from '../doorbell/port.ts';
@@ -13,6 +14,8 @@ export type ActionContext = {
   caller: { accessKeyId: string };
   /** Rung after an instance's assignments changed; created at registration, deleted at deregistration. */
   doorbell?: Doorbell;
+  /** Seals values kept encrypted at rest: given where the local AWS services are served (`berth up`). */
+  sealer?: Sealer;
 };
 
 export const createContext = (

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Sealer } from '../auth/seal.ts';
 import type { SecretLookup } from '../auth/sigv4.ts';
 import { verifySigV4 } from '../auth/sigv4.ts';
 import type { BerthConfig } from '../config.ts';
@@ -7,7 +8,7 @@ import type { Doorbell } from '../doorbell/port.ts';
 import { BerthError, clientError, httpStatusOf, isBerthError, retryAfterSecondsOf } from '../errors.ts';
 import type { HttpRequest, HttpResponse } from '../http.ts';
 import { parseInput } from './action.ts';
-import { actions, ssmTargetPrefix } from './actions.ts';
+import { actions, localActions, serviceOfTarget } from './actions.ts';
 import { createContext } from './context.ts';
 
 /** ECS task definitions are at most 64 KiB; twice that leaves room for every other request. */
@@ -19,6 +20,11 @@ export type OperatorDeps = {
   lookupSecret: SecretLookup;
   now?: () => Date;
   doorbell?: Doorbell;
+  /**
+   * The sealing key of the local AWS services (core/local-aws/): given by `berth up`, which then
+   * serves them too; a stage leaves it out (AWS serves them there).
+   */
+  sealer?: Sealer;
   /** Called with unexpected errors, which are answered without their details. */
   onError?: (error: unknown, context: { target?: string; requestId: string }) => void;
 };
@@ -41,7 +47,7 @@ const errorResponse = (error: BerthError, requestId: string): HttpResponse => {
 
 /** A signature is only good for the service and region it was made for, as on AWS. */
 const checkScope = (caller: { region: string; service: string }, target: string, config: BerthConfig) => {
-  const service = target.startsWith(`${ssmTargetPrefix}.`) ? 'ssm' : 'ecs';
+  const service = serviceOfTarget(target);
   if (caller.service !== service) {
     throw new BerthError(
       'InvalidSignatureException',
@@ -86,13 +92,19 @@ export const handleOperatorRequest = async (
     }
     const now = deps.now ?? (() => new Date());
     const caller = await verifySigV4(request, deps.lookupSecret, now());
-    const action = target ? actions[target] : undefined;
+    const action = target ? (actions[target] ?? (deps.sealer ? localActions[target] : undefined)) : undefined;
     if (!action)
       throw new BerthError('UnknownOperationException', 'input', `Unknown operation ${target ?? ''}`.trim());
     checkScope(caller, target ?? '', deps.config);
-    const input = parseInput(action.input, parseBody(request.body));
+    // SSM calls every bad input a ValidationException; ECS an InvalidParameterException.
+    const input = parseInput(
+      action.input,
+      parseBody(request.body),
+      serviceOfTarget(target ?? '') === 'ssm' ? 'ValidationException' : 'InvalidParameterException',
+    );
     const context = {
       ...createContext(deps.db, deps.config, { accessKeyId: caller.accessKeyId }, now, deps.doorbell),
+      ...(deps.sealer ? { sealer: deps.sealer } : {}),
     };
     const output = await action.run(context, input);
     return {

@@ -91,6 +91,8 @@ describe('reconciler stream filters', () => {
         'runTaskToken',
         'registrationFailures',
         'commitBarrier',
+        'parameter',
+        'parameterVersion',
       ]),
     );
     for (const { name, pk, sk } of built) {
