@@ -1,7 +1,7 @@
 import type { AssignedContainer, AssignedTask } from '../protocol/agent.ts';
 import type { ContainerState, Reservation, TaskRecord } from './task.ts';
 import type { ContainerDefinition, TaskDefinition } from './task-definition/describe.ts';
-import { hostPortOf } from './task-definition/schema.ts';
+import { hostPortOf } from './task-definition/ports.ts';
 
 /** RunTask's `overrides` as ECS takes them (the parts Berth applies). */
 export type TaskOverrides = {
