@@ -1,13 +1,8 @@
-import type {
-  AssignedTask,
-  RegisterRequest,
-  RegisterResponse,
-  SyncRequest,
-  SyncResponse,
-} from '../core/protocol/agent.ts';
+import type { RegisterRequest, RegisterResponse, SyncRequest, SyncResponse } from '../core/protocol/agent.ts';
+import { readAssignedTask } from '../core/protocol/assigned-task.ts';
 import { doorbellAnswerRung } from '../core/protocol/doorbell.ts';
 import { httpRequest, NetworkError, retryAfterMsOf } from './http.ts';
-import { arrayAt, numberAt, objectAt, parseJson, stringAt } from './shape.ts';
+import { arrayAt, numberAt, objectAt, parseJson, ShapeError, stringAt } from './shape.ts';
 
 /**
  * core/protocol's `agentApiPrefix`, restated: importing a value from that module would load zod
@@ -30,7 +25,7 @@ export class AgentApiError extends Error {
   }
 }
 
-/** The sync answer, checked for the fields the agent acts on; task definitions stay as sent. */
+/** The sync answer, checked for the fields the agent acts on; each task by the shared contract (readAssignedTask). */
 export const syncResponseOf = (body: unknown): SyncResponse => {
   const answer = objectAt(body, 'sync answer');
   const acked = arrayAt(answer, 'acked', 'sync answer').map((item) => {
@@ -41,12 +36,9 @@ export const syncResponseOf = (body: unknown): SyncResponse => {
     answer.tasks === undefined
       ? undefined
       : arrayAt(answer, 'tasks', 'sync answer').map((item) => {
-          const task = objectAt(item, 'task');
-          stringAt(task, 'taskArn', 'task');
-          arrayAt(task, 'containers', 'task');
-          const desired = stringAt(task, 'desiredStatus', 'task');
-          if (desired !== 'RUNNING' && desired !== 'STOPPED') throw new Error(`desiredStatus ${desired}`);
-          return { volumes: [], ...task } as unknown as AssignedTask;
+          const read = readAssignedTask(item);
+          if ('problem' in read) throw new ShapeError(read.problem);
+          return read.task;
         });
   const heartbeat =
     typeof answer.heartbeatSeconds === 'number' && answer.heartbeatSeconds > 0 ? answer.heartbeatSeconds : 60;

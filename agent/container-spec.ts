@@ -1,11 +1,10 @@
-import type { ContainerDefinitionInput } from '../core/model/task-definition/schema.ts';
-import type { AssignedContainer } from '../core/protocol/agent.ts';
+import type { AssignedContainer } from '../core/protocol/assigned-task.ts';
 
 /**
- * An assigned container read as the ECS container definition it is. The server validated it
- * (task-definition model) and applied defaults and overrides, so the agent only narrows the type.
+ * An assigned container read as the ECS container definition it is: the contract's type
+ * (core/protocol/assigned-task.ts), ECS's defaults filled in by the server.
  */
-export type ContainerSpec = ContainerDefinitionInput & { essential: boolean };
+export type ContainerSpec = AssignedContainer;
 
-/** Narrows an assigned container to its ECS definition type (no copy, no check). */
-export const specOf = (container: AssignedContainer): ContainerSpec => container as unknown as ContainerSpec;
+/** An assigned container's definition (the contract already types it: no copy, no check). */
+export const specOf = (container: AssignedContainer): ContainerSpec => container;

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { hostPortOf } from '../../core/model/task-definition/ports.ts';
 import { specOf } from '../container-spec.ts';
 import { type CreateRequest, labels, taskIdOf } from './types.ts';
 
@@ -53,9 +54,10 @@ export const dockerCreateOptions = (request: CreateRequest): Docker.ContainerCre
     if (mapping.containerPort === undefined) continue;
     const key = `${mapping.containerPort}/${mapping.protocol ?? 'tcp'}`;
     exposed[key] = {};
-    // hostPort 0 or absent: Docker picks an ephemeral port, read back after start (networkBindings).
+    // No host port (bridge, hostPort 0 or absent): Docker picks an ephemeral one, read back after
+    // start (networkBindings). Host and none networks take no bindings.
     if (task.networkMode === 'bridge')
-      portBindings[key] = [{ HostPort: mapping.hostPort ? String(mapping.hostPort) : '' }];
+      portBindings[key] = [{ HostPort: String(hostPortOf(mapping, task.networkMode) ?? '') }];
   }
   const binds = (spec.mountPoints ?? []).flatMap((mount) => {
     if (!mount.sourceVolume || !mount.containerPath) return [];

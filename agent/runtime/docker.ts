@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { hostPortOf } from '../../core/model/task-definition/ports.ts';
 import { dockerCreateOptions, taskVolumeName, volumeSourcesOf } from './docker-spec.ts';
 import {
   type ContainerObservation,
@@ -20,7 +21,13 @@ export const bindingsOf = (
   ports: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined,
   hostNetwork: { containerPort: number; protocol: 'tcp' | 'udp' }[] | undefined,
 ): NetworkBinding[] => {
-  if (hostNetwork) return hostNetwork.map((p) => ({ ...p, hostPort: p.containerPort, bindIP: '0.0.0.0' }));
+  // Host network: each port is bound as is (hostPortOf's rule), so it comes from the definition.
+  if (hostNetwork)
+    return hostNetwork.map((p) => ({
+      ...p,
+      hostPort: hostPortOf(p, 'host') ?? p.containerPort,
+      bindIP: '0.0.0.0',
+    }));
   const bindings: NetworkBinding[] = [];
   for (const [key, hosts] of Object.entries(ports ?? {})) {
     const [port, protocol] = key.split('/');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostPortOf } from '../../core/model/task-definition/ports.ts';
 import { specOf } from '../container-spec.ts';
 import type {
   ContainerObservation,
@@ -147,14 +148,12 @@ export class FakeRuntime implements ContainerRuntime {
     const container = this.containers.get(id);
     if (!container) return undefined;
     const spec = specOf(container.request.container);
-    const hostNetwork = container.request.task.networkMode === 'host';
+    const { networkMode } = container.request.task;
     const networkBindings = container.running
       ? (spec.portMappings ?? []).flatMap((mapping) => {
           if (mapping.containerPort === undefined) return [];
           const key = `${mapping.containerPort}/${mapping.protocol ?? 'tcp'}`;
-          let hostPort = hostNetwork
-            ? mapping.containerPort
-            : mapping.hostPort || container.hostPorts.get(key);
+          let hostPort = hostPortOf(mapping, networkMode) ?? container.hostPorts.get(key);
           if (!hostPort) {
             hostPort = this.nextPort++;
             container.hostPorts.set(key, hostPort);

@@ -1,7 +1,7 @@
-import type { AssignedContainer, AssignedTask } from '../protocol/agent.ts';
+import type { AssignedTask } from '../protocol/assigned-task.ts';
 import type { ContainerState, Reservation, TaskRecord } from './task.ts';
 import type { ContainerDefinition, TaskDefinition } from './task-definition/describe.ts';
-import { hostPortOf } from './task-definition/schema.ts';
+import { hostPortOf } from './task-definition/ports.ts';
 
 /** RunTask's `overrides` as ECS takes them (the parts Berth applies). */
 export type TaskOverrides = {
@@ -158,11 +158,8 @@ export const assignedTaskOf = (
     definition.networkMode === 'host' || definition.networkMode === 'none'
       ? definition.networkMode
       : 'bridge',
-  containers: effectiveContainers(
-    definition,
-    task.overrides as TaskOverrides | undefined,
-  ) as AssignedContainer[],
-  volumes: definition.volumes as Record<string, unknown>[],
+  containers: effectiveContainers(definition, task.overrides as TaskOverrides | undefined),
+  volumes: definition.volumes,
   ...(definition.cpu ? { cpu: definition.cpu } : {}),
   ...(definition.memory ? { memory: definition.memory } : {}),
   ...(task.serviceName ? { serviceName: task.serviceName } : {}),

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { controlCharacters, replaceControlCharacters } from '../model/text.ts';
+import type { AssignedTask } from './assigned-task.ts';
+
+export type { AssignedContainer, AssignedTask, AssignedVolume } from './assigned-task.ts';
 
 /**
  * The agent wire protocol (`/agent/v1/…`). Shared by the server (functions/) and the agent, so
@@ -120,30 +123,6 @@ export const SyncRequest = z.object({
   resources: z.object({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }).optional(),
 });
 export type SyncRequest = z.infer<typeof SyncRequest>;
-
-/** Everything the agent needs to run one container. */
-export type AssignedContainer = Record<string, unknown> & {
-  name: string;
-  image: string;
-  essential: boolean;
-};
-
-/** A task as assigned to an agent: the task definition's parts the agent runs, with overrides applied. */
-export type AssignedTask = {
-  taskArn: string;
-  desiredStatus: 'RUNNING' | 'STOPPED';
-  family: string;
-  revision: number;
-  networkMode: 'bridge' | 'host' | 'none';
-  containers: AssignedContainer[];
-  volumes: Record<string, unknown>[];
-  cpu?: string;
-  memory?: string;
-  serviceName?: string;
-  /** Restart essential containers that fail while offline (service tasks and restartPolicy). */
-  restartOnFailure: boolean;
-  createdAt: string;
-};
 
 /**
  * Where the agent may long-poll its doorbell without going through the agent API: a URL signed for

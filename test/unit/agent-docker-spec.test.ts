@@ -77,7 +77,7 @@ describe('dockerCreateOptions', () => {
   });
 
   it('binds static and dynamic host ports in bridge mode and none in host mode', () => {
-    const ports = {
+    const ports: Partial<AssignedContainer> = {
       portMappings: [
         { containerPort: 80, hostPort: 8080 },
         { containerPort: 53, protocol: 'udp' },

@@ -284,20 +284,6 @@ export const refuse = (path: string, message: string): BerthError => clientError
 export const effectiveNetworkMode = (input: RegisterTaskDefinitionInput): NetworkMode =>
   input.networkMode ?? 'bridge';
 
-/**
- * The host port a port mapping binds, the one rule for registration's collision check and the
- * placement reservation: under host and awsvpc it can only be the container port (a hostPort of 0
- * or none means that too); under bridge (or no networkMode) a hostPort of 0 or none is a dynamic
- * port the instance picks, undefined here: nothing to reserve, nothing to collide with.
- */
-export const hostPortOf = (
-  mapping: { hostPort?: number; containerPort?: number },
-  networkMode: NetworkMode | undefined,
-): number | undefined => {
-  const fixed = networkMode === 'host' || networkMode === 'awsvpc';
-  return (fixed ? mapping.hostPort || mapping.containerPort : mapping.hostPort) || undefined;
-};
-
 /** True when the request lists `compatibility` in requiresCompatibilities. */
 export const requires = (input: RegisterTaskDefinitionInput, compatibility: Compatibility): boolean =>
   (input.requiresCompatibilities ?? []).includes(compatibility);

@@ -1,13 +1,13 @@
 import { invalidParameter } from '../../errors.ts';
 import { namePattern } from '../arn.ts';
 import { checkFargate } from './fargate.ts';
+import { hostPortOf } from './ports.ts';
 import {
   type ContainerDefinitionInput,
   type ContainerRestartPolicy,
   DescribeOnlyFields,
   effectiveNetworkMode,
   type HealthCheck,
-  hostPortOf,
   type NetworkMode,
   type RegisterTaskDefinitionInput,
   refuse,
